@@ -1,0 +1,198 @@
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from portal.errors import Conflict
+from portal.validators import SLUG_HELP, SLUG_PATTERN, slug_validator
+from teams.models import Namespace
+
+
+class Tag(models.Model):
+    slug = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(condition=Q(slug__regex=SLUG_PATTERN), name="tag_slug_format"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Prompt(models.Model):
+    class Kind(models.TextChoices):
+        TEXT = "text", "Text template"
+        CHAT = "chat", "Chat messages"
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DEPRECATED = "deprecated", "Deprecated"
+        RETIRED = "retired", "Retired"
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="prompts")
+    name = models.CharField(max_length=63, validators=[slug_validator], help_text=SLUG_HELP)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
+    description = models.TextField(blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="prompts")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(m2m_fields=[tags])
+
+    class Meta:
+        ordering = ["namespace__slug", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "name"], name="prompt_name_per_namespace"),
+            models.CheckConstraint(
+                condition=Q(name__regex=SLUG_PATTERN), name="prompt_name_format"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=["text", "chat"]), name="prompt_kind"),
+            models.CheckConstraint(
+                condition=Q(state__in=["active", "deprecated", "retired"]), name="prompt_state"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace.slug}/{self.name}"
+
+
+class PromptVersionQuerySet(models.QuerySet):
+    """Versions are append-only: bulk updates and deletes are refused like single ones."""
+
+    def update(self, **kwargs):
+        raise Conflict("Prompt versions are immutable; create a new version.", code="immutable")
+
+    def delete(self):
+        raise Conflict("Prompt versions are never deleted.", code="immutable")
+
+
+class PromptVersion(models.Model):
+    class TemplateFormat(models.TextChoices):
+        MUSTACHE = "mustache", "Mustache ({{name}} substitution)"
+        JINJA2 = "jinja2", "Jinja2 (sandboxed)"
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    template = models.TextField(blank=True)
+    messages = models.JSONField(null=True, blank=True)
+    template_format = models.CharField(
+        max_length=16, choices=TemplateFormat.choices, default=TemplateFormat.MUSTACHE
+    )
+    variables = models.JSONField(default=list, blank=True)
+    model_config = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="prompt_versions"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sha256 = models.CharField(max_length=64)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+
+    objects = PromptVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["prompt", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "number"], name="version_number_per_prompt"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="version_number_positive"),
+            models.CheckConstraint(
+                condition=Q(template_format__in=["mustache", "jinja2"]),
+                name="version_template_format",
+            ),
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="version_sha"
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="prompt_version_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_id}@{self.number}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise Conflict("Prompt versions are immutable; create a new version.", code="immutable")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise Conflict("Prompt versions are never deleted.", code="immutable")
+
+
+class Environment(models.Model):
+    slug = models.CharField(
+        max_length=63, unique=True, validators=[slug_validator], help_text=SLUG_HELP
+    )
+    name = models.CharField(max_length=100)
+    order = models.PositiveSmallIntegerField(unique=True)
+    requires_approval = models.BooleanField(default=False)
+    min_approvals = models.PositiveSmallIntegerField(default=0)
+    protected = models.BooleanField(
+        default=False, help_text="Only staff grant promotion rights for this environment."
+    )
+    requires_evaluation = models.BooleanField(default=False)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["order"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slug__regex=SLUG_PATTERN), name="environment_slug_format"
+            ),
+            models.CheckConstraint(
+                condition=Q(requires_approval=False, min_approvals=0)
+                | Q(requires_approval=True, min_approvals__gte=1),
+                name="environment_approvals_consistent",
+                violation_error_message=(
+                    "An environment that requires approval needs at least one approval; "
+                    "one that does not needs none."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Deployment(models.Model):
+    """Which version of a prompt one environment runs. Exactly one per prompt and environment."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="deployments")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.PROTECT, related_name="deployments"
+    )
+    version = models.ForeignKey(PromptVersion, on_delete=models.PROTECT, related_name="deployments")
+    deployed_at = models.DateTimeField()
+    deployed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["prompt", "environment__order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "environment"], name="deployment_one_per_prompt_environment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_id} {self.environment_id} -> {self.version_id}"

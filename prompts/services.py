@@ -1,0 +1,132 @@
+"""Writes with business rules for prompts, versions and deployments."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from portal.errors import Conflict, Invalid
+from portal.validation import clean_or_invalid, conflict_on_integrity_error
+from portal.validators import SLUG_HELP, slug_validator
+from prompts.content import build_content
+from prompts.models import Deployment, Environment, Prompt, PromptVersion, Tag
+from teams.models import Namespace
+
+
+def _tags_for(names: Iterable[str]) -> list[Tag]:
+    if isinstance(names, str):
+        raise Invalid.field("tags", "Tags must be a list of slugs.")
+    slugs = sorted(set(names))
+    for slug in slugs:
+        try:
+            slug_validator(slug)
+        except Exception as exc:
+            raise Invalid.field("tags", f"Invalid tag {slug!r}: {SLUG_HELP}") from exc
+    existing = {tag.slug: tag for tag in Tag.objects.filter(slug__in=slugs)}
+    for slug in slugs:
+        if slug not in existing:
+            existing[slug], _ = Tag.objects.get_or_create(slug=slug)
+    return [existing[slug] for slug in slugs]
+
+
+@transaction.atomic
+def prompt_create(
+    *,
+    namespace: Namespace,
+    name: str,
+    kind: str = Prompt.Kind.TEXT,
+    description: str = "",
+    tags: Iterable[str] = (),
+) -> Prompt:
+    prompt = Prompt(namespace=namespace, name=name, kind=kind, description=description)
+    clean_or_invalid(prompt)
+    tag_rows = _tags_for(tags)
+    with conflict_on_integrity_error(f"The prompt {namespace.slug}/{name} already exists."):
+        prompt.save()
+    prompt.tags.set(tag_rows)
+    return prompt
+
+
+@transaction.atomic
+def version_create(
+    *,
+    prompt: Prompt,
+    author: AbstractBaseUser,
+    template: str | None = None,
+    messages: Any = None,
+    template_format: str = PromptVersion.TemplateFormat.MUSTACHE,
+    variables: Any = None,
+    model_config: Any = None,
+    message: str = "",
+) -> PromptVersion:
+    """Append the next version. Concurrent callers are serialized on the prompt's row lock,
+    so numbers are allocated 1, 2, 3 … without gaps, duplicates or errors."""
+    content = build_content(
+        kind=prompt.kind,
+        template=template,
+        messages=messages,
+        template_format=template_format,
+        variables=variables,
+        model_config=model_config,
+    )
+    if not isinstance(message, str):
+        raise Invalid.field("message", "The message must be text.")
+    locked = Prompt.objects.select_for_update().get(pk=prompt.pk)
+    if locked.state == Prompt.State.RETIRED:
+        raise Conflict(f"{prompt.full_name} is retired; reactivate it first.", code="retired")
+    parent = PromptVersion.objects.filter(prompt=locked).order_by("-number").first()
+    if parent is not None and parent.sha256 == content.sha256:
+        raise Conflict(
+            f"This content is identical to version {parent.number}; nothing to version.",
+            code="unchanged",
+        )
+    version = PromptVersion.objects.create(
+        prompt=locked,
+        number=(parent.number + 1) if parent else 1,
+        template=content.template,
+        messages=content.messages,
+        template_format=content.template_format,
+        variables=content.variables,
+        model_config=content.model_config,
+        message=message.strip(),
+        author=author,
+        sha256=content.sha256,
+        parent=parent,
+    )
+    Prompt.objects.filter(pk=locked.pk).update(updated_at=timezone.now())
+    return version
+
+
+@transaction.atomic
+def deployment_set(
+    *,
+    prompt: Prompt,
+    environment: Environment,
+    version: PromptVersion,
+    actor: AbstractBaseUser | None,
+) -> Deployment:
+    """Point one environment of a prompt at a version (no approval rules: callers enforce them)."""
+    if version.prompt_id != prompt.pk:
+        raise Invalid.field(
+            "version", f"Version {version.number} does not belong to {prompt.full_name}."
+        )
+    deployment = (
+        Deployment.objects.select_for_update()
+        .filter(prompt=prompt, environment=environment)
+        .first()
+    )
+    if deployment is None:
+        deployment = Deployment(prompt=prompt, environment=environment)
+    elif deployment.version_id == version.pk:
+        return deployment
+    deployment.version = version
+    deployment.deployed_at = timezone.now()
+    deployment.deployed_by = actor
+    clean_or_invalid(deployment, exclude=["prompt", "environment", "version", "deployed_by"])
+    with conflict_on_integrity_error(
+        f"{prompt.full_name} in {environment.slug} was deployed concurrently; try again."
+    ):
+        deployment.save()
+    return deployment

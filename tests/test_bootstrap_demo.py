@@ -1,0 +1,61 @@
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from prompts.models import Deployment, Environment, Prompt, PromptVersion
+from teams.models import Membership, Namespace, Team
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts():
+    return {
+        model.__name__: model.objects.count()
+        for model in (
+            get_user_model(),
+            Team,
+            Membership,
+            Namespace,
+            Prompt,
+            PromptVersion,
+            Deployment,
+        )
+    }
+
+
+def test_bootstrap_demo_builds_a_realistic_portfolio_and_is_idempotent(settings):
+    settings.EMBEDDED = True
+    first_out = StringIO()
+    call_command("bootstrap_demo", stdout=first_out)
+    after_first = _counts()
+
+    second_out = StringIO()
+    call_command("bootstrap_demo", stdout=second_out)
+
+    assert _counts() == after_first
+    assert after_first["Team"] == 3
+    assert after_first["Namespace"] == 4
+    assert 8 <= after_first["Prompt"] <= 12
+    assert set(Prompt.objects.values_list("kind", flat=True)) == {"text", "chat"}
+    assert all(p.versions.count() >= 2 for p in Prompt.objects.all())
+    environments = Environment.objects.count()
+    assert after_first["Deployment"] == after_first["Prompt"] * environments
+    assert "admin / admin" in first_out.getvalue()
+    assert "already exists" in second_out.getvalue()
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser
+    assert admin.check_password("admin")
+
+
+def test_production_mode_never_uses_the_well_known_admin_password(settings):
+    settings.EMBEDDED = False
+    out = StringIO()
+
+    call_command("bootstrap_demo", stdout=out)
+
+    admin = get_user_model().objects.get(username="admin")
+    assert not admin.check_password("admin")
+    printed = out.getvalue().split("Created superuser: admin / ")[1].split()[0]
+    assert admin.check_password(printed)

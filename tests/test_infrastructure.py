@@ -1,0 +1,122 @@
+"""The suite really runs on PostgreSQL and Redis, and the embedded default really is embedded."""
+
+import os
+import subprocess
+import sys
+import uuid
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_database_is_postgresql():
+    assert connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute("select version()")
+        assert cursor.fetchone()[0].startswith("PostgreSQL")
+
+
+def test_cache_round_trips_through_redis():
+    key, value = f"probe-{uuid.uuid4()}", {"answer": 42}
+    cache.set(key, value, timeout=30)
+
+    assert cache.get(key) == value
+    raw = redis.Redis.from_url(settings.REDIS_URL)
+    assert raw.exists(cache.make_key(key)) == 1
+    cache.delete(key)
+    assert raw.exists(cache.make_key(key)) == 0
+
+
+def test_migrations_are_complete():
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
+
+
+def _django_setting_probe(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+    clean_env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}
+    }
+    clean_env.update(env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings; {code}",
+        ],
+        cwd=ROOT,
+        env={**clean_env, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_embedded_default_uses_sqlite_eager_celery_and_local_memory_cache(tmp_path):
+    result = _django_setting_probe(
+        {"PORTAL_DATA_DIR": str(tmp_path)},
+        "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'], "
+        "settings.CELERY_TASK_ALWAYS_EAGER, settings.CACHES['default']['BACKEND'], settings.DEBUG)",
+    )
+
+    assert result.returncode == 0, result.stderr
+    engine, name, eager, cache_backend, debug = result.stdout.split()
+    assert engine == "django.db.backends.sqlite3"
+    assert name == str(tmp_path / "portal.sqlite3")
+    assert eager == "True"
+    assert cache_backend == "django.core.cache.backends.locmem.LocMemCache"
+    assert debug == "True"
+
+
+def test_production_settings_use_postgresql_and_redis():
+    result = _django_setting_probe(
+        {
+            "DATABASE_URL": "postgres://u:p@db.example:5432/portal",
+            "REDIS_URL": "redis://cache.example:6379/1",
+            "SECRET_KEY": "x" * 50,
+            "ALLOWED_HOSTS": "portal.example,api.example",
+        },
+        "print(settings.DATABASES['default']['ENGINE'], settings.CACHES['default']['BACKEND'], "
+        "settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER, settings.DEBUG, "
+        "','.join(settings.ALLOWED_HOSTS))",
+    )
+
+    assert result.returncode == 0, result.stderr
+    engine, cache_backend, broker, eager, debug, hosts = result.stdout.split()
+    assert engine == "django.db.backends.postgresql"
+    assert cache_backend == "django.core.cache.backends.redis.RedisCache"
+    assert broker == "redis://cache.example:6379/1"
+    assert (eager, debug) == ("False", "False")
+    assert hosts == "portal.example,api.example"
+
+
+def test_debug_off_without_secret_key_refuses_to_start(tmp_path):
+    result = _django_setting_probe(
+        {"DEBUG": "0", "PORTAL_DATA_DIR": str(tmp_path)}, "print('started')"
+    )
+
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff_is_clean(command):
+    ruff = Path(sys.executable).with_name("ruff")
+    result = subprocess.run(
+        [str(ruff), *command, str(ROOT)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
