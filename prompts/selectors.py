@@ -3,18 +3,15 @@
 import difflib
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Max, Prefetch, QuerySet
 
 from portal.errors import NotFound
 from prompts.content import VersionContent, content_text, settings_text
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
-from teams.selectors import namespaces_visible_to
-
-User = AbstractBaseUser | AnonymousUser
+from teams.permissions import Principal, namespaces_visible_to
 
 
-def prompts_visible_to(*, user: User) -> QuerySet[Prompt]:
+def prompts_visible_to(*, user: Principal) -> QuerySet[Prompt]:
     return (
         Prompt.objects.filter(namespace__in=namespaces_visible_to(user=user))
         .select_related("namespace__team")
@@ -24,7 +21,7 @@ def prompts_visible_to(*, user: User) -> QuerySet[Prompt]:
     )
 
 
-def prompt_get(*, user: User, namespace: str, name: str) -> Prompt:
+def prompt_get(*, user: Principal, namespace: str, name: str) -> Prompt:
     """A prompt the user may see; an invisible one is reported as missing, never as forbidden."""
     prompt = prompts_visible_to(user=user).filter(namespace__slug=namespace, name=name).first()
     if prompt is None:

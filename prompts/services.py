@@ -12,11 +12,20 @@ from portal.validation import clean_or_invalid, conflict_on_integrity_error
 from portal.validators import SLUG_HELP, slug_validator
 from prompts.content import build_content
 from prompts.models import Deployment, Environment, Prompt, PromptVersion, Tag
+from teams import permissions
 from teams.models import Namespace
+from teams.permissions import Principal, require
+
+
+def _require_edit(actor: Principal, namespace: Namespace) -> None:
+    require(
+        permissions.can_edit_prompts(actor, namespace),
+        f"Only maintainers and owners of {namespace.team.slug} edit prompts in {namespace.slug}.",
+    )
 
 
 def _tags_for(names: Iterable[str]) -> list[Tag]:
-    if isinstance(names, str):
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
         raise Invalid.field("tags", "Tags must be a list of slugs.")
     slugs = sorted(set(names))
     for slug in slugs:
@@ -34,18 +43,40 @@ def _tags_for(names: Iterable[str]) -> list[Tag]:
 @transaction.atomic
 def prompt_create(
     *,
+    actor: Principal,
     namespace: Namespace,
     name: str,
     kind: str = Prompt.Kind.TEXT,
     description: str = "",
     tags: Iterable[str] = (),
 ) -> Prompt:
+    _require_edit(actor, namespace)
     prompt = Prompt(namespace=namespace, name=name, kind=kind, description=description)
     clean_or_invalid(prompt)
     tag_rows = _tags_for(tags)
     with conflict_on_integrity_error(f"The prompt {namespace.slug}/{name} already exists."):
         prompt.save()
     prompt.tags.set(tag_rows)
+    return prompt
+
+
+@transaction.atomic
+def prompt_update(
+    *,
+    actor: Principal,
+    prompt: Prompt,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+) -> Prompt:
+    """Change what describes a prompt; its content only changes through new versions."""
+    _require_edit(actor, prompt.namespace)
+    prompt = Prompt.objects.select_for_update().select_related("namespace").get(pk=prompt.pk)
+    if description is not None:
+        prompt.description = description
+        clean_or_invalid(prompt)
+        prompt.save()
+    if tags is not None:
+        prompt.tags.set(_tags_for(tags))
     return prompt
 
 
@@ -63,6 +94,7 @@ def version_create(
 ) -> PromptVersion:
     """Append the next version. Concurrent callers are serialized on the prompt's row lock,
     so numbers are allocated 1, 2, 3 … without gaps, duplicates or errors."""
+    _require_edit(author, prompt.namespace)
     content = build_content(
         kind=prompt.kind,
         template=template,
@@ -130,3 +162,41 @@ def deployment_set(
     ):
         deployment.save()
     return deployment
+
+
+ENVIRONMENT_FIELDS = (
+    "name",
+    "order",
+    "requires_approval",
+    "min_approvals",
+    "protected",
+    "requires_evaluation",
+)
+
+
+@transaction.atomic
+def environment_create(*, actor: Principal, slug: str, **fields: Any) -> Environment:
+    require(permissions.is_staff(actor), "Only staff configure environments.")
+    unknown = set(fields) - set(ENVIRONMENT_FIELDS)
+    if unknown:
+        raise Invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    environment = Environment(slug=slug, **fields)
+    clean_or_invalid(environment)
+    with conflict_on_integrity_error(f"An environment {slug!r} or its order already exists."):
+        environment.save()
+    return environment
+
+
+@transaction.atomic
+def environment_update(*, actor: Principal, environment: Environment, **fields: Any) -> Environment:
+    require(permissions.is_staff(actor), "Only staff configure environments.")
+    unknown = set(fields) - set(ENVIRONMENT_FIELDS)
+    if unknown:
+        raise Invalid(f"Unknown or read-only fields: {', '.join(sorted(unknown))}.")
+    environment = Environment.objects.select_for_update().get(pk=environment.pk)
+    for name, value in fields.items():
+        setattr(environment, name, value)
+    clean_or_invalid(environment)
+    with conflict_on_integrity_error("Another environment already has this order."):
+        environment.save()
+    return environment

@@ -1,6 +1,8 @@
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
+from rest_framework_api_key.models import AbstractAPIKey
 from simple_history.models import HistoricalRecords
 
 from portal.validators import SLUG_HELP, SLUG_PATTERN, slug_validator
@@ -13,8 +15,21 @@ class Team(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Guardian object permissions on the team's namespaces are granted to these groups;
+    # a member sits in the groups of their role and every role below it.
+    members_group = models.OneToOneField(
+        Group, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
+    )
+    maintainers_group = models.OneToOneField(
+        Group, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
+    )
+    owners_group = models.OneToOneField(
+        Group, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
+    )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(
+        excluded_fields=["members_group", "maintainers_group", "owners_group"]
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -73,6 +88,11 @@ class Namespace(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        permissions = [
+            ("change_prompts", "Create and edit prompts and versions"),
+            ("request_promotion", "Request promotions"),
+            ("manage_namespace", "Manage the namespace, its service tokens and promotion rights"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(slug__regex=SLUG_PATTERN), name="namespace_slug_format"
@@ -84,3 +104,72 @@ class Namespace(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class PromotionScope(models.Model):
+    """One namespace in one environment: the object that promotion rights are granted on.
+
+    Holders of its `promote` permission (users, or a team's members group) approve
+    promotions into that environment and roll it back.
+    """
+
+    namespace = models.ForeignKey(
+        Namespace, on_delete=models.CASCADE, related_name="promotion_scopes"
+    )
+    environment = models.ForeignKey(
+        "prompts.Environment", on_delete=models.CASCADE, related_name="promotion_scopes"
+    )
+
+    class Meta:
+        default_permissions = ()
+        permissions = [("promote", "Approve promotions and roll back")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "environment"], name="promotion_scope_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id}:{self.environment_id}"
+
+
+class ApiToken(AbstractAPIKey):
+    """A bearer token, stored as a hash with a visible prefix.
+
+    Personal tokens act as their user. Service tokens act for a set of namespaces and may
+    only read there.
+    """
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", "Personal"
+        SERVICE = "service", "Service"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_tokens",
+    )
+    namespaces = models.ManyToManyField(Namespace, blank=True, related_name="service_tokens")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="personal", user__isnull=False)
+                | Q(kind="service", user__isnull=True),
+                name="api_token_kind_owner",
+            ),
+        ]
+
+    @property
+    def is_usable(self) -> bool:
+        return not self.revoked and not self.has_expired

@@ -1,36 +1,108 @@
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from dataclasses import dataclass
 
-from teams.models import Membership, Namespace, Team
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, QuerySet
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
-User = AbstractBaseUser | AnonymousUser
+from portal.errors import NotFound
+from teams import permissions
+from teams.models import ApiToken, Membership, Namespace, PromotionScope, Team
+from teams.permissions import Principal, namespaces_visible_to
+
+__all__ = ["namespaces_visible_to"]
 
 
-def teams_visible_to(*, user: User) -> QuerySet[Team]:
+def teams_visible_to(*, user: Principal) -> QuerySet[Team]:
     """Teams are known across the organisation; their private namespaces are not."""
-    if not user.is_authenticated:
+    if not permissions.can_view_teams(user):
         return Team.objects.none()
-    return Team.objects.all()
+    return Team.objects.annotate(member_count=Count("memberships", distinct=True))
 
 
-def namespaces_visible_to(*, user: User) -> QuerySet[Namespace]:
-    """Internal namespaces for every signed-in user, private ones for their team's members."""
-    if not user.is_authenticated or not user.is_active:
-        return Namespace.objects.none()
-    queryset = Namespace.objects.select_related("team")
-    if user.is_staff:
-        return queryset
-    return queryset.filter(
-        Q(visibility=Namespace.Visibility.INTERNAL) | Q(team__memberships__user=user)
-    ).distinct()
+def team_get(*, user: Principal, slug: str) -> Team:
+    team = teams_visible_to(user=user).filter(slug=slug).first()
+    if team is None:
+        raise NotFound(f"No team {slug}.")
+    return team
+
+
+def namespace_get(*, user: Principal, slug: str) -> Namespace:
+    """A namespace the user may see; an invisible one is reported as missing."""
+    namespace = namespaces_visible_to(user=user).filter(slug=slug).first()
+    if namespace is None:
+        raise NotFound(f"No namespace {slug}.")
+    return namespace
 
 
 def team_members(*, team: Team) -> QuerySet[Membership]:
-    return team.memberships.select_related("user").order_by("user__username")
+    return team.memberships.select_related("user", "team").order_by("user__username")
 
 
-def user_roles(*, user: User) -> dict[int, str]:
+def membership_get(*, team: Team, username: str) -> Membership:
+    membership = team_members(team=team).filter(user__username=username).first()
+    if membership is None:
+        raise NotFound(f"{username} is not a member of {team.slug}.")
+    return membership
+
+
+def user_roles(*, user: Principal) -> dict[int, str]:
     """Team id -> the user's role there."""
-    if not user.is_authenticated:
+    if not permissions.is_user(user):
         return {}
     return dict(Membership.objects.filter(user=user).values_list("team_id", "role"))
+
+
+@dataclass(frozen=True)
+class PromotionRight:
+    environment: object
+    user: AbstractBaseUser | None = None
+    team: Team | None = None
+
+
+def promotion_rights(*, namespace: Namespace) -> list[PromotionRight]:
+    """Every grant on the namespace, per environment, to users and to teams (4 queries)."""
+    scopes = {
+        str(scope.pk): scope
+        for scope in PromotionScope.objects.filter(namespace=namespace).select_related(
+            "environment"
+        )
+    }
+    lookup = {
+        "content_type": ContentType.objects.get_for_model(PromotionScope),
+        "object_pk__in": list(scopes),
+        "permission__codename": "promote",
+    }
+    rights = [
+        PromotionRight(environment=scopes[row.object_pk].environment, user=row.user)
+        for row in UserObjectPermission.objects.filter(**lookup).select_related("user")
+    ]
+    group_rows = list(GroupObjectPermission.objects.filter(**lookup))
+    teams = {
+        team.members_group_id: team
+        for team in Team.objects.filter(members_group__in=[row.group_id for row in group_rows])
+    }
+    rights += [
+        PromotionRight(environment=scopes[row.object_pk].environment, team=teams[row.group_id])
+        for row in group_rows
+        if row.group_id in teams
+    ]
+    return sorted(
+        rights,
+        key=lambda r: (r.environment.order, r.user.username if r.user else f"~{r.team.slug}"),
+    )
+
+
+def tokens_of(*, user: Principal) -> QuerySet[ApiToken]:
+    if not permissions.is_user(user):
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(kind=ApiToken.Kind.PERSONAL, user=user).order_by("-created")
+
+
+def service_tokens_of(*, namespace: Namespace) -> QuerySet[ApiToken]:
+    return (
+        namespace.service_tokens.filter(kind=ApiToken.Kind.SERVICE)
+        .select_related("created_by")
+        .prefetch_related("namespaces")
+        .order_by("-created")
+    )

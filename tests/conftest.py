@@ -6,13 +6,21 @@ from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, 
 
 
 @pytest.fixture
-def author(db):
-    return UserFactory(username="author")
+def namespace(db):
+    return NamespaceFactory(slug="support")
 
 
 @pytest.fixture
-def namespace(db):
-    return NamespaceFactory(slug="support")
+def author(namespace):
+    """A maintainer of the `namespace` fixture's team: may write versions there."""
+    user = UserFactory(username="author")
+    MembershipFactory(team=namespace.team, user=user, role="maintainer")
+    return user
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff-user", is_staff=True)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.db import connection
 
 from prompts.models import PromptVersion
 from prompts.services import version_create
-from tests.factories import NamespaceFactory, PromptFactory, UserFactory
+from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,6 +17,7 @@ WRITERS = 8
 def test_concurrent_version_creates_get_distinct_consecutive_numbers():
     prompt = PromptFactory(namespace=NamespaceFactory())
     author = UserFactory()
+    MembershipFactory(team=prompt.namespace.team, user=author, role="maintainer")
     barrier = threading.Barrier(WRITERS)
     numbers: list[int] = []
     errors: list[BaseException] = []

@@ -8,14 +8,14 @@ from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from prompts.services import prompt_create
 from teams.models import Membership, Namespace, Team
 from teams.services import namespace_create, team_create
-from tests.factories import MembershipFactory, TeamFactory
+from tests.factories import MembershipFactory, TeamFactory, system_actor
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("slug", ["support", "search-ranking", "a1", "x" * 63, "ab-"])
 def test_valid_slugs_are_accepted(slug):
-    team = team_create(slug=slug, name="Team")
+    team = team_create(actor=system_actor(), slug=slug, name="Team")
 
     assert Team.objects.get(pk=team.pk).slug == slug
 
@@ -25,7 +25,7 @@ def test_valid_slugs_are_accepted(slug):
 )
 def test_invalid_slugs_are_refused_with_a_field_error(slug):
     with pytest.raises(Invalid) as excinfo:
-        team_create(slug=slug, name="Team")
+        team_create(actor=system_actor(), slug=slug, name="Team")
 
     assert "slug" in excinfo.value.errors
     assert not Team.objects.exists()
@@ -44,19 +44,22 @@ def test_database_refuses_bad_slugs_that_bypass_validation(model, values):
     if model is Namespace:
         values = {**values, "team": team}
     if model is Prompt:
-        values = {**values, "namespace": namespace_create(slug="fine", team=team)}
+        values = {
+            **values,
+            "namespace": namespace_create(actor=system_actor(), slug="fine", team=team),
+        }
 
     with pytest.raises(IntegrityError), transaction.atomic():
         model.objects.create(**values)
 
 
 def test_prompt_name_is_unique_per_namespace_but_not_across(namespace):
-    other = namespace_create(slug="other-ns", team=namespace.team)
-    prompt_create(namespace=namespace, name="greeting")
-    prompt_create(namespace=other, name="greeting")
+    other = namespace_create(actor=system_actor(), slug="other-ns", team=namespace.team)
+    prompt_create(actor=system_actor(), namespace=namespace, name="greeting")
+    prompt_create(actor=system_actor(), namespace=other, name="greeting")
 
     with pytest.raises(Invalid):
-        prompt_create(namespace=namespace, name="greeting")
+        prompt_create(actor=system_actor(), namespace=namespace, name="greeting")
     with pytest.raises(IntegrityError), transaction.atomic():
         Prompt.objects.create(namespace=namespace, name="greeting")
     assert Prompt.objects.filter(name="greeting").count() == 2
@@ -178,8 +181,8 @@ def test_history_is_recorded_for_governed_models(prompt, make_version, environme
     from prompts.services import deployment_set
     from teams.services import membership_set
 
-    membership_set(team=prompt.namespace.team, user=author, role="viewer")
-    membership_set(team=prompt.namespace.team, user=author, role="owner")
+    membership_set(actor=system_actor(), team=prompt.namespace.team, user=author, role="viewer")
+    membership_set(actor=system_actor(), team=prompt.namespace.team, user=author, role="owner")
     first, second = make_version(prompt), make_version(prompt, text="Hi {{name}}")
     deployment_set(prompt=prompt, environment=environments["staging"], version=first, actor=author)
     deployment_set(prompt=prompt, environment=environments["staging"], version=second, actor=author)
@@ -190,5 +193,9 @@ def test_history_is_recorded_for_governed_models(prompt, make_version, environme
         second.pk,
     ]
     membership = Membership.objects.get(team=prompt.namespace.team, user=author)
-    assert [h.role for h in membership.history.order_by("history_date")] == ["viewer", "owner"]
+    assert [h.role for h in membership.history.order_by("history_date")] == [
+        "maintainer",
+        "viewer",
+        "owner",
+    ]
     assert Prompt.history.filter(id=prompt.pk).exists()

@@ -9,7 +9,7 @@ from portal.errors import Conflict, Invalid
 from prompts.models import Prompt, PromptVersion
 from prompts.selectors import version_diff
 from prompts.services import prompt_create, version_create
-from tests.factories import PromptFactory
+from tests.factories import PromptFactory, system_actor
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +126,7 @@ class TestVariables:
         assert "variables" in excinfo.value.errors
 
     def test_jinja2_variables_are_found_in_expressions_and_blocks(self, namespace, author):
-        prompt = prompt_create(namespace=namespace, name="jinja")
+        prompt = prompt_create(actor=system_actor(), namespace=namespace, name="jinja")
 
         version = version_create(
             prompt=prompt,
@@ -139,7 +139,7 @@ class TestVariables:
         assert version.variables == ["items", "user"]
 
     def test_jinja2_syntax_errors_name_the_line(self, namespace, author):
-        prompt = prompt_create(namespace=namespace, name="jinja")
+        prompt = prompt_create(actor=system_actor(), namespace=namespace, name="jinja")
 
         with pytest.raises(Invalid) as excinfo:
             version_create(
@@ -156,7 +156,9 @@ class TestVariables:
 class TestChat:
     @pytest.fixture
     def chat(self, namespace):
-        return prompt_create(namespace=namespace, name="chatty", kind=Prompt.Kind.CHAT)
+        return prompt_create(
+            actor=system_actor(), namespace=namespace, name="chatty", kind=Prompt.Kind.CHAT
+        )
 
     def test_variables_are_collected_across_messages(self, chat, author):
         version = version_create(
@@ -256,7 +258,7 @@ class TestDiff:
         assert diff.unified == diff.content + diff.settings
 
     def test_diff_of_chat_messages(self, namespace, author):
-        chat = prompt_create(namespace=namespace, name="chat", kind="chat")
+        chat = prompt_create(actor=system_actor(), namespace=namespace, name="chat", kind="chat")
         old = version_create(
             prompt=chat, author=author, messages=[{"role": "system", "content": "Be brief."}]
         )

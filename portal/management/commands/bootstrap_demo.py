@@ -440,10 +440,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with transaction.atomic():
             admin_password = self._admin()
+            admin = get_user_model().objects.get(username="admin")
             users, created_passwords = self._users()
-            teams = self._teams(users)
-            namespaces = self._namespaces(teams)
-            created = self._prompts(namespaces, users)
+            teams = self._teams(admin, users)
+            namespaces = self._namespaces(admin, teams)
+            created = self._prompts(admin, namespaces, users)
         if admin_password:
             self.stdout.write(f"Created superuser: admin / {admin_password}")
         else:
@@ -484,36 +485,44 @@ class Command(BaseCommand):
             users[username] = user
         return users, created_passwords
 
-    def _teams(self, users):
+    def _teams(self, admin, users):
         teams = {}
         for slug, name, description, members in TEAMS:
             team = Team.objects.filter(slug=slug).first() or team_create(
-                slug=slug, name=name, description=description
+                actor=admin, slug=slug, name=name, description=description
             )
             for username, role in members:
                 if not team.memberships.filter(user=users[username]).exists():
-                    membership_set(team=team, user=users[username], role=role)
+                    membership_set(actor=admin, team=team, user=users[username], role=role)
             teams[slug] = team
         return teams
 
-    def _namespaces(self, teams):
+    def _namespaces(self, admin, teams):
         namespaces = {}
         for slug, team_slug, visibility, description in NAMESPACES:
             namespaces[slug] = Namespace.objects.filter(slug=slug).first() or namespace_create(
-                slug=slug, team=teams[team_slug], description=description, visibility=visibility
+                actor=admin,
+                slug=slug,
+                team=teams[team_slug],
+                description=description,
+                visibility=visibility,
             )
         return namespaces
 
-    def _prompts(self, namespaces, users) -> int:
+    def _prompts(self, admin, namespaces, users) -> int:
         environments = list(Environment.objects.order_by("order"))
-        admin = get_user_model().objects.get(username="admin")
         created = 0
         for namespace_slug, name, kind, description, tags, versions in PROMPTS:
             namespace = namespaces[namespace_slug]
             if Prompt.objects.filter(namespace=namespace, name=name).exists():
                 continue
             prompt = prompt_create(
-                namespace=namespace, name=name, kind=kind, description=description, tags=tags
+                actor=admin,
+                namespace=namespace,
+                name=name,
+                kind=kind,
+                description=description,
+                tags=tags,
             )
             made = [
                 version_create(prompt=prompt, author=users[author], **kwargs)

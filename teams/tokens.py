@@ -1,0 +1,168 @@
+"""API tokens: issue, revoke, and authenticate a presented secret.
+
+Secrets are `prefix.secret`; only a sha512 hash is stored (djangorestframework-api-key).
+A lookup is cached by prefix (the hash, the kind, the owner or namespaces), so a warm request
+touches no database; revoking or changing a token drops its cache entry on commit.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework_api_key.crypto import KeyGenerator
+
+from portal.cache import cache_add, cache_delete, cache_get, cache_set
+from portal.errors import Invalid
+from teams import permissions
+from teams.models import ApiToken, Namespace
+from teams.permissions import Principal, require
+
+LOOKUP_TTL_SECONDS = 300
+TOUCH_INTERVAL_SECONDS = 60
+NAME_MAX_LENGTH = 50
+_key_generator = KeyGenerator()
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """What authentication needs to know about a token, cacheable as is."""
+
+    id: str
+    prefix: str
+    name: str
+    hashed_key: str
+    kind: str
+    user_id: int | None
+    namespace_ids: frozenset[int]
+    expires_at: dt.datetime | None
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+def _cache_key(prefix: str) -> str:
+    return f"auth-token:v1:{prefix}"
+
+
+def _validate(name: str, expires_at: dt.datetime | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid.field("name", "Give the token a name, so you recognise it later.")
+    if len(name) > NAME_MAX_LENGTH:
+        raise Invalid.field("name", f"At most {NAME_MAX_LENGTH} characters.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise Invalid.field("expires_at", "The expiry must be in the future.")
+    return name
+
+
+@transaction.atomic
+def personal_token_create(
+    *, actor: Principal, name: str, expires_at: dt.datetime | None = None
+) -> tuple[ApiToken, str]:
+    """A token that acts as `actor`. Returns the row and the secret, which is never stored."""
+    require(permissions.is_user(actor), "Only a signed-in person creates personal tokens.")
+    name = _validate(name, expires_at)
+    token, secret = ApiToken.objects.create_key(
+        kind=ApiToken.Kind.PERSONAL,
+        user=actor,
+        name=name,
+        expiry_date=expires_at,
+        created_by=actor,
+    )
+    transaction.on_commit(lambda: cache_delete(_cache_key(token.prefix)))
+    return token, secret
+
+
+@transaction.atomic
+def service_token_create(
+    *,
+    actor: Principal,
+    namespaces: list[Namespace],
+    name: str,
+    expires_at: dt.datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A token for services: reads (and later resolves and reports events) in `namespaces`."""
+    if not namespaces:
+        raise Invalid.field("namespaces", "A service token needs at least one namespace.")
+    for namespace in namespaces:
+        require(
+            permissions.can_manage_namespace(actor, namespace),
+            f"Only owners of {namespace.slug} or staff issue its service tokens.",
+        )
+    name = _validate(name, expires_at)
+    token, secret = ApiToken.objects.create_key(
+        kind=ApiToken.Kind.SERVICE, name=name, expiry_date=expires_at, created_by=actor
+    )
+    token.namespaces.set(namespaces)
+    transaction.on_commit(lambda: cache_delete(_cache_key(token.prefix)))
+    return token, secret
+
+
+def can_revoke(actor: Principal, token: ApiToken) -> bool:
+    if permissions.is_staff(actor):
+        return True
+    if token.kind == ApiToken.Kind.PERSONAL:
+        return permissions.is_user(actor) and token.user_id == actor.pk
+    return any(permissions.can_manage_namespace(actor, ns) for ns in token.namespaces.all())
+
+
+@transaction.atomic
+def token_revoke(*, actor: Principal, token: ApiToken) -> ApiToken:
+    require(can_revoke(actor, token), "You may not revoke this token.")
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if not token.revoked:
+        token.revoked = True
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked", "revoked_at"])
+    prefix = token.prefix
+    transaction.on_commit(lambda: cache_delete(_cache_key(prefix)))
+    return token
+
+
+def _load(prefix: str) -> TokenRecord | None:
+    token = (
+        ApiToken.objects.filter(prefix=prefix, revoked=False).prefetch_related("namespaces").first()
+    )
+    if token is None:
+        return None
+    return TokenRecord(
+        id=token.pk,
+        prefix=token.prefix,
+        name=token.name,
+        hashed_key=token.hashed_key,
+        kind=token.kind,
+        user_id=token.user_id,
+        namespace_ids=frozenset(ns.pk for ns in token.namespaces.all()),
+        expires_at=token.expiry_date,
+    )
+
+
+def token_authenticate(secret: str) -> TokenRecord | None:
+    """The usable token behind a presented secret, or None (unknown, wrong, revoked, expired)."""
+    prefix, dot, rest = secret.partition(".")
+    if not dot or not prefix or not rest or len(secret) > 200:
+        return None
+    key = _cache_key(prefix)
+    record = cache_get(key)
+    if record is None:
+        record = _load(prefix)
+        if record is None:
+            return None
+        cache_set(key, record, LOOKUP_TTL_SECONDS)
+    if not _key_generator.verify(secret, record.hashed_key) or record.expired:
+        return None
+    return record
+
+
+def token_touch(record: TokenRecord) -> None:
+    """Note that the token was used, at most once a minute per token, in a Celery task."""
+    if cache_add(f"auth-token-touched:{record.id}", 1, TOUCH_INTERVAL_SECONDS):
+        from teams.tasks import token_mark_used
+
+        token_mark_used.delay(record.id, timezone.now().isoformat())
+
+
+def token_mark_used(*, token_id: str, at: dt.datetime) -> None:
+    ApiToken.objects.filter(pk=token_id).exclude(last_used_at__gte=at).update(last_used_at=at)
