@@ -195,3 +195,41 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- REST API ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portal.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Deny by default: a signed-in person. Endpoints that service tokens may read opt in.
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.IsPerson"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.ProblemAutoSchema",
+    "EXCEPTION_HANDLER": "portal.api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Prompt governance portal API",
+    "DESCRIPTION": (
+        "Teams, namespaces, prompts with immutable versions, environments and access control. "
+        "Authenticate with `Authorization: Bearer <token>` (personal or service token) or a "
+        "portal session. Errors are RFC 9457 `application/problem+json`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "teams.models.Membership.Role",
+        "VisibilityEnum": "teams.models.Namespace.Visibility",
+        "KindEnum": "prompts.models.Prompt.Kind",
+        "StateEnum": "prompts.models.Prompt.State",
+        "TemplateFormatEnum": "prompts.models.PromptVersion.TemplateFormat",
+        "TokenKindEnum": "teams.models.ApiToken.Kind",
+    },
+}

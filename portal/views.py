@@ -3,7 +3,9 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views import defaults
 
+from portal.api.problems import problem_json_response
 from prompts.selectors import prompts_visible_to
 from teams.selectors import namespaces_visible_to, teams_visible_to, user_roles
 
@@ -34,3 +36,41 @@ def home(request: HttpRequest) -> HttpResponse:
         "portal/home.html",
         {"teams": teams, "namespaces": namespaces, "page": page, "query": query},
     )
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return problem_json_response(status_code=400, code="bad_request", detail="Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return problem_json_response(
+            status_code=403, code="permission_denied", detail=str(exception or "Forbidden.")
+        )
+    return defaults.permission_denied(request, exception)
+
+
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    return problem_json_response(
+        status_code=404, code="not_found", detail=f"No API resource at {request.path}."
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return problem_json_response(
+            status_code=500, code="server_error", detail="An unexpected error occurred."
+        )
+    return defaults.server_error(request)

@@ -15,7 +15,15 @@ def prompts_visible_to(*, user: Principal) -> QuerySet[Prompt]:
     return (
         Prompt.objects.filter(namespace__in=namespaces_visible_to(user=user))
         .select_related("namespace__team")
-        .prefetch_related("tags")
+        .prefetch_related(
+            "tags",
+            Prefetch(
+                "deployments",
+                queryset=Deployment.objects.select_related("environment", "version").order_by(
+                    "environment__order"
+                ),
+            ),
+        )
         .annotate(latest_version=Max("versions__number"))
         .order_by("namespace__slug", "name")
     )

@@ -1,0 +1,77 @@
+"""Bearer tokens for the API. Repeated failures from one client are throttled (429)."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from portal.cache import cache_get, cache_set
+from teams.models import ApiToken
+from teams.permissions import ServicePrincipal
+from teams.tokens import TokenRecord, token_authenticate, token_touch
+
+FAILURE_LIMIT = 20
+FAILURE_WINDOW_SECONDS = 60
+
+
+def client_ip(request: Request) -> str:
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+class TokenFailureThrottle:
+    """Counts failed token authentications per client address in the shared cache."""
+
+    def __init__(self, request: Request) -> None:
+        self.key = f"auth-failures:{client_ip(request)}"
+
+    def check(self) -> None:
+        if (cache_get(self.key) or 0) >= FAILURE_LIMIT:
+            raise exceptions.Throttled(
+                wait=FAILURE_WINDOW_SECONDS,
+                detail="Too many failed token authentications from this address; wait a minute.",
+            )
+
+    def record_failure(self) -> None:
+        cache_set(self.key, (cache_get(self.key) or 0) + 1, FAILURE_WINDOW_SECONDS)
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <token>`: a personal token acts as its user, a service token as a
+    `ServicePrincipal` limited to its namespaces."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request: Request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header; send 'Authorization: Bearer <token>'."
+            )
+        throttle = TokenFailureThrottle(request)
+        throttle.check()
+        try:
+            secret = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            secret = ""
+        record = token_authenticate(secret) if secret else None
+        principal = self._principal(record) if record else None
+        if principal is None:
+            throttle.record_failure()
+            raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")
+        token_touch(record)
+        return principal, record
+
+    def _principal(self, record: TokenRecord):
+        if record.kind == ApiToken.Kind.SERVICE:
+            return ServicePrincipal(
+                token_id=record.id,
+                prefix=record.prefix,
+                name=record.name,
+                namespace_ids=record.namespace_ids,
+            )
+        return get_user_model().objects.filter(pk=record.user_id, is_active=True).first()
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

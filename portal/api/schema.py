@@ -1,0 +1,64 @@
+"""OpenAPI: every operation documents its problem+json error responses."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+from portal.api.problems import PROBLEM_CONTENT_TYPE
+
+ERROR_DESCRIPTIONS = {
+    "400": "Malformed request (for example invalid JSON).",
+    "401": "No credentials, or an unknown, revoked or expired token.",
+    "403": "Authenticated, but not allowed to do this.",
+    "404": "No such object, or one the caller may not see.",
+    "409": "Conflicts with the current state (duplicate, unchanged content, a race lost).",
+    "422": "Invalid input; `errors` names each field.",
+    "429": "Too many failed authentications from this address.",
+}
+
+
+class ProblemSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="A URN naming the kind of problem.")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField(help_text="What went wrong, for a person.")
+    code = serializers.CharField(help_text="Stable machine-readable code.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Validation messages per field (dotted paths for nested fields).",
+    )
+
+
+class ProblemAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        codes = ["401", "403", "404", "429"]
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes += ["400", "409", "422"]
+        elif self._get_filter_parameters() or self.get_override_parameters():
+            codes += ["422"]
+        for code in sorted(codes):
+            if code not in responses:
+                response = self._get_response_for_code(
+                    ProblemSerializer, code, media_types=[PROBLEM_CONTENT_TYPE]
+                )
+                response["description"] = ERROR_DESCRIPTIONS[code]
+                responses[code] = response
+        return responses
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "portal.api.authentication.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal token (acts as its user) or a service token "
+            "(reads prompts in its namespaces). Create one with POST /api/v1/tokens/ or "
+            "`manage.py issue_token USERNAME`.",
+        }

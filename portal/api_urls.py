@@ -1,0 +1,66 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal.views import api_not_found
+from prompts import api as prompts_api
+from teams import api as teams_api
+
+PROMPT = "prompts/<slug:namespace>/<slug:name>/"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]),
+        name="api-docs",
+    ),
+    path("users/", teams_api.UserListCreate.as_view(), name="api-users"),
+    path("tokens/", teams_api.TokenListCreate.as_view(), name="api-tokens"),
+    path("tokens/<str:id>/", teams_api.TokenDetail.as_view(), name="api-token"),
+    path("teams/", teams_api.TeamListCreate.as_view(), name="api-teams"),
+    path("teams/<slug:team>/", teams_api.TeamDetail.as_view(), name="api-team"),
+    path("teams/<slug:team>/members/", teams_api.MemberListCreate.as_view(), name="api-members"),
+    path(
+        "teams/<slug:team>/members/<str:username>/",
+        teams_api.MemberDetail.as_view(),
+        name="api-member",
+    ),
+    path("namespaces/", teams_api.NamespaceListCreate.as_view(), name="api-namespaces"),
+    path("namespaces/<slug:namespace>/", teams_api.NamespaceDetail.as_view(), name="api-namespace"),
+    path(
+        "namespaces/<slug:namespace>/promotion-rights/",
+        teams_api.PromotionRights.as_view(),
+        name="api-promotion-rights",
+    ),
+    path(
+        "namespaces/<slug:namespace>/service-tokens/",
+        teams_api.ServiceTokenListCreate.as_view(),
+        name="api-service-tokens",
+    ),
+    path(
+        "namespaces/<slug:namespace>/service-tokens/<str:id>/",
+        teams_api.ServiceTokenDetail.as_view(),
+        name="api-service-token",
+    ),
+    path("environments/", prompts_api.EnvironmentListCreate.as_view(), name="api-environments"),
+    path(
+        "environments/<slug:environment>/",
+        prompts_api.EnvironmentDetail.as_view(),
+        name="api-environment",
+    ),
+    path("prompts/", prompts_api.PromptListCreate.as_view(), name="api-prompts"),
+    path(PROMPT, prompts_api.PromptDetail.as_view(), name="api-prompt"),
+    path(f"{PROMPT}versions/", prompts_api.VersionListCreate.as_view(), name="api-versions"),
+    path(
+        f"{PROMPT}versions/<int:number>/",
+        prompts_api.VersionDetail.as_view(),
+        name="api-version",
+    ),
+    path(
+        f"{PROMPT}versions/<int:number>/diff/",
+        prompts_api.VersionDiff.as_view(),
+        name="api-version-diff",
+    ),
+    # Unknown API paths answer problem+json, in DEBUG too.
+    re_path(r"^.*$", api_not_found),
+]

@@ -1,0 +1,157 @@
+"""API for environments, prompts and their versions."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.api.permissions import IsPersonOrServiceReading
+from portal.api.views import parse, parse_query
+from portal.errors import Invalid, NotFound
+from prompts import selectors, services
+from prompts import serializers as s
+from prompts.filters import PromptFilter
+from prompts.models import Environment, Prompt, PromptVersion
+from teams.selectors import namespace_get
+
+
+def _environment(slug: str) -> Environment:
+    environment = Environment.objects.filter(slug=slug).first()
+    if environment is None:
+        raise NotFound(f"No environment {slug}.")
+    return environment
+
+
+class EnvironmentListCreate(generics.ListAPIView):
+    serializer_class = s.EnvironmentSerializer
+    permission_classes = [IsPersonOrServiceReading]
+    pagination_class = None
+    queryset = Environment.objects.order_by("order")
+
+    @extend_schema(request=s.EnvironmentSerializer, responses={201: s.EnvironmentSerializer})
+    def post(self, request: Request) -> Response:
+        environment = services.environment_create(
+            actor=request.user, **parse(s.EnvironmentSerializer, request)
+        )
+        return Response(s.EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
+
+
+class EnvironmentDetail(generics.RetrieveAPIView):
+    serializer_class = s.EnvironmentSerializer
+    permission_classes = [IsPersonOrServiceReading]
+
+    def get_object(self) -> Environment:
+        return _environment(self.kwargs["environment"])
+
+    @extend_schema(request=s.EnvironmentUpdateSerializer, responses={200: s.EnvironmentSerializer})
+    def patch(self, request: Request, environment: str) -> Response:
+        updated = services.environment_update(
+            actor=request.user,
+            environment=self.get_object(),
+            **parse(s.EnvironmentUpdateSerializer, request, partial=True),
+        )
+        return Response(s.EnvironmentSerializer(updated).data)
+
+
+class PromptListCreate(generics.ListAPIView):
+    serializer_class = s.PromptSerializer
+    permission_classes = [IsPersonOrServiceReading]
+    filterset_class = PromptFilter
+
+    def get_queryset(self):
+        return selectors.prompts_visible_to(user=self.request.user)
+
+    @extend_schema(request=s.PromptCreateSerializer, responses={201: s.PromptSerializer})
+    def post(self, request: Request) -> Response:
+        data = parse(s.PromptCreateSerializer, request)
+        namespace = namespace_get(user=request.user, slug=data.pop("namespace"))
+        prompt = services.prompt_create(actor=request.user, namespace=namespace, **data)
+        prompt = selectors.prompt_get(user=request.user, namespace=namespace.slug, name=prompt.name)
+        return Response(s.PromptSerializer(prompt).data, status=status.HTTP_201_CREATED)
+
+
+class PromptScoped:
+    """Views under /prompts/{ns}/{name}/: the prompt must be visible to the caller (else 404)."""
+
+    def prompt(self) -> Prompt:
+        return selectors.prompt_get(
+            user=self.request.user, namespace=self.kwargs["namespace"], name=self.kwargs["name"]
+        )
+
+
+class PromptDetail(PromptScoped, generics.RetrieveAPIView):
+    serializer_class = s.PromptSerializer
+    permission_classes = [IsPersonOrServiceReading]
+
+    def get_object(self) -> Prompt:
+        return self.prompt()
+
+    @extend_schema(request=s.PromptUpdateSerializer, responses={200: s.PromptSerializer})
+    def patch(self, request: Request, namespace: str, name: str) -> Response:
+        services.prompt_update(
+            actor=request.user, prompt=self.prompt(), **parse(s.PromptUpdateSerializer, request)
+        )
+        return Response(s.PromptSerializer(self.prompt()).data)
+
+
+class VersionListCreate(PromptScoped, generics.ListAPIView):
+    serializer_class = s.VersionSerializer
+    permission_classes = [IsPersonOrServiceReading]
+    queryset = PromptVersion.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.prompt_versions(prompt=self.prompt()).select_related("prompt__namespace")
+
+    @extend_schema(request=s.VersionCreateSerializer, responses={201: s.VersionSerializer})
+    def post(self, request: Request, namespace: str, name: str) -> Response:
+        data = parse(s.VersionCreateSerializer, request)
+        version = services.version_create(prompt=self.prompt(), author=request.user, **data)
+        return Response(s.VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class VersionDetail(PromptScoped, generics.RetrieveAPIView):
+    serializer_class = s.VersionSerializer
+    permission_classes = [IsPersonOrServiceReading]
+
+    def get_object(self):
+        return selectors.prompt_version_get(prompt=self.prompt(), number=self.kwargs["number"])
+
+
+class VersionDiff(PromptScoped, generics.GenericAPIView):
+    serializer_class = s.VersionDiffSerializer
+    permission_classes = [IsPersonOrServiceReading]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "against", int, description="Version to compare with (default: the parent)."
+            )
+        ],
+        responses={200: s.VersionDiffSerializer},
+    )
+    def get(self, request: Request, namespace: str, name: str, number: int) -> Response:
+        prompt = self.prompt()
+        new = selectors.prompt_version_get(prompt=prompt, number=number)
+        against = parse_query(s.DiffQuerySerializer, request).get("against")
+        if against is not None:
+            old = selectors.prompt_version_get(prompt=prompt, number=against)
+        elif new.parent is not None:
+            old = new.parent
+        else:
+            raise Invalid.field(
+                "against", "Version 1 has no parent; name the version to compare with."
+            )
+        diff = selectors.version_diff(old=old, new=new)
+        return Response(
+            {
+                "prompt": prompt.full_name,
+                "old": diff.old_number,
+                "new": diff.new_number,
+                "identical": diff.identical,
+                "content": diff.content,
+                "settings": diff.settings,
+                "diff": diff.unified,
+            }
+        )

@@ -1,0 +1,149 @@
+from rest_framework import serializers
+
+from prompts.models import Environment, Prompt, PromptVersion
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Environment
+        fields = [
+            "slug",
+            "name",
+            "order",
+            "requires_approval",
+            "min_approvals",
+            "protected",
+            "requires_evaluation",
+        ]
+
+
+class EnvironmentUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Environment
+        fields = [
+            "name",
+            "order",
+            "requires_approval",
+            "min_approvals",
+            "protected",
+            "requires_evaluation",
+        ]
+        extra_kwargs = {field: {"required": False} for field in fields}
+
+
+class PromptSerializer(serializers.ModelSerializer):
+    namespace = serializers.CharField(source="namespace.slug", read_only=True)
+    team = serializers.CharField(source="namespace.team.slug", read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    tags = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
+    deployments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prompt
+        fields = [
+            "full_name",
+            "namespace",
+            "name",
+            "team",
+            "kind",
+            "description",
+            "tags",
+            "state",
+            "latest_version",
+            "deployments",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_deployments(self, prompt: Prompt) -> dict[str, int]:
+        """Environment slug -> the version number it runs."""
+        return {d.environment.slug: d.version.number for d in prompt.deployments.all()}
+
+
+class PromptCreateSerializer(serializers.Serializer):
+    namespace = serializers.SlugField(max_length=63)
+    name = serializers.CharField(max_length=63)
+    kind = serializers.ChoiceField(choices=Prompt.Kind.choices, default=Prompt.Kind.TEXT)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=63), required=False, default=list
+    )
+
+
+class PromptUpdateSerializer(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=63), required=False)
+
+
+class MessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField(trim_whitespace=False)
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    prompt = serializers.CharField(source="prompt.full_name", read_only=True)
+    author = serializers.CharField(source="author.username", read_only=True)
+    parent = serializers.IntegerField(source="parent.number", read_only=True, allow_null=True)
+    messages = MessageSerializer(many=True, read_only=True, allow_null=True)
+    variables = serializers.ListField(child=serializers.CharField(), read_only=True)
+    model_config = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = PromptVersion
+        fields = [
+            "prompt",
+            "number",
+            "template",
+            "messages",
+            "template_format",
+            "variables",
+            "model_config",
+            "message",
+            "author",
+            "created_at",
+            "sha256",
+            "parent",
+        ]
+        read_only_fields = fields
+
+
+class VersionCreateSerializer(serializers.Serializer):
+    template = serializers.CharField(
+        required=False,
+        allow_null=True,
+        trim_whitespace=False,
+        help_text="Text prompts: the template.",
+    )
+    messages = serializers.JSONField(
+        required=False, allow_null=True, help_text='Chat prompts: [{"role": …, "content": …}, …].'
+    )
+    template_format = serializers.ChoiceField(
+        choices=PromptVersion.TemplateFormat.choices, default=PromptVersion.TemplateFormat.MUSTACHE
+    )
+    variables = serializers.JSONField(
+        required=False, default=list, help_text="Names of the variables the template uses."
+    )
+    model_config = serializers.JSONField(
+        required=False, default=dict, help_text="Model name, temperature, max_tokens, …"
+    )
+    message = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Commit message: why this change."
+    )
+
+
+class VersionDiffSerializer(serializers.Serializer):
+    prompt = serializers.CharField()
+    old = serializers.IntegerField(help_text="The version compared against.")
+    new = serializers.IntegerField()
+    identical = serializers.BooleanField()
+    content = serializers.CharField(help_text="Unified diff of the template or messages.")
+    settings = serializers.CharField(help_text="Unified diff of format, variables, model config.")
+    diff = serializers.CharField(help_text="Both diffs together.")
+
+
+class DiffQuerySerializer(serializers.Serializer):
+    against = serializers.IntegerField(
+        required=False, min_value=1, help_text="Version number to compare with; default parent."
+    )

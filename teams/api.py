@@ -1,0 +1,314 @@
+"""API for users, tokens, teams, members, namespaces, promotion rights and service tokens."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.api.views import parse
+from portal.errors import Invalid, NotFound
+from teams import permissions, selectors, services, tokens
+from teams import serializers as s
+from teams.models import ApiToken, Membership, Namespace, Team
+
+User = get_user_model()
+
+
+def _user_named(username: str, field: str = "username"):
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise Invalid.field(field, f"No active user named {username!r}.")
+    return user
+
+
+def _team_named(slug: str, field: str = "team") -> Team:
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        raise Invalid.field(field, f"No team {slug!r}.")
+    return team
+
+
+# --- Users ------------------------------------------------------------------------------------
+
+
+class UserListCreate(generics.ListAPIView):
+    serializer_class = s.UserSerializer
+    queryset = User.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        if not permissions.is_staff(self.request.user):
+            raise PermissionDenied("Only staff list users.")
+        return User.objects.order_by("username")
+
+    @extend_schema(request=s.UserCreateSerializer, responses={201: s.UserSerializer})
+    def post(self, request: Request) -> Response:
+        user = services.user_create(actor=request.user, **parse(s.UserCreateSerializer, request))
+        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+# --- Personal tokens ----------------------------------------------------------------------
+
+
+class TokenListCreate(generics.ListAPIView):
+    serializer_class = s.TokenSerializer
+
+    def get_queryset(self):
+        return selectors.tokens_of(user=self.request.user).prefetch_related("namespaces")
+
+    @extend_schema(request=s.TokenCreateSerializer, responses={201: s.TokenCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        data = parse(s.TokenCreateSerializer, request)
+        token, secret = tokens.personal_token_create(actor=request.user, **data)
+        token.token = secret
+        return Response(s.TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+
+class TokenDetail(generics.RetrieveDestroyAPIView):
+    serializer_class = s.TokenSerializer
+
+    def get_object(self) -> ApiToken:
+        token = selectors.tokens_of(user=self.request.user).filter(prefix=self.kwargs["id"]).first()
+        if token is None:
+            raise NotFound(f"You have no token {self.kwargs['id']}.")
+        return token
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, id: str) -> Response:
+        tokens.token_revoke(actor=request.user, token=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Teams and members --------------------------------------------------------------------
+
+
+class TeamListCreate(generics.ListAPIView):
+    serializer_class = s.TeamSerializer
+
+    def get_queryset(self):
+        return selectors.teams_visible_to(user=self.request.user).order_by("slug")
+
+    @extend_schema(request=s.TeamSerializer, responses={201: s.TeamSerializer})
+    def post(self, request: Request) -> Response:
+        data = parse(s.TeamSerializer, request)
+        team = services.team_create(actor=request.user, **data)
+        team = selectors.team_get(user=request.user, slug=team.slug)
+        return Response(s.TeamSerializer(team).data, status=status.HTTP_201_CREATED)
+
+
+class TeamDetail(generics.RetrieveAPIView):
+    serializer_class = s.TeamSerializer
+
+    def get_object(self) -> Team:
+        return selectors.team_get(user=self.request.user, slug=self.kwargs["team"])
+
+    @extend_schema(request=s.TeamUpdateSerializer, responses={200: s.TeamSerializer})
+    def patch(self, request: Request, team: str) -> Response:
+        services.team_update(
+            actor=request.user, team=self.get_object(), **parse(s.TeamUpdateSerializer, request)
+        )
+        return Response(s.TeamSerializer(self.get_object()).data)
+
+
+class MemberListCreate(generics.ListAPIView):
+    serializer_class = s.MemberSerializer
+    queryset = Membership.objects.none()
+
+    def team(self) -> Team:
+        return selectors.team_get(user=self.request.user, slug=self.kwargs["team"])
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.team_members(team=self.team())
+
+    @extend_schema(request=s.MemberCreateSerializer, responses={201: s.MemberSerializer})
+    def post(self, request: Request, team: str) -> Response:
+        data = parse(s.MemberCreateSerializer, request)
+        target = self.team()
+        user = _user_named(data["username"])
+        if selectors.team_members(team=target).filter(user=user).exists():
+            raise Invalid.field("username", f"{user} is already a member; PATCH their role.")
+        membership = services.membership_set(
+            actor=request.user, team=target, user=user, role=data["role"]
+        )
+        return Response(s.MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetail(generics.RetrieveAPIView):
+    serializer_class = s.MemberSerializer
+
+    def get_object(self):
+        team = selectors.team_get(user=self.request.user, slug=self.kwargs["team"])
+        return selectors.membership_get(team=team, username=self.kwargs["username"])
+
+    @extend_schema(request=s.MemberUpdateSerializer, responses={200: s.MemberSerializer})
+    def patch(self, request: Request, team: str, username: str) -> Response:
+        membership = self.get_object()
+        data = parse(s.MemberUpdateSerializer, request)
+        membership = services.membership_set(
+            actor=request.user, team=membership.team, user=membership.user, role=data["role"]
+        )
+        return Response(s.MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, team: str, username: str) -> Response:
+        membership = self.get_object()
+        services.membership_remove(actor=request.user, team=membership.team, user=membership.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Namespaces -----------------------------------------------------------------------------
+
+
+class NamespaceListCreate(generics.ListAPIView):
+    serializer_class = s.NamespaceSerializer
+    filterset_fields = ["visibility"]
+
+    def get_queryset(self):
+        return selectors.namespaces_visible_to(user=self.request.user).order_by("slug")
+
+    @extend_schema(request=s.NamespaceCreateSerializer, responses={201: s.NamespaceSerializer})
+    def post(self, request: Request) -> Response:
+        data = parse(s.NamespaceCreateSerializer, request)
+        data["team"] = _team_named(data["team"])
+        namespace = services.namespace_create(actor=request.user, **data)
+        return Response(s.NamespaceSerializer(namespace).data, status=status.HTTP_201_CREATED)
+
+
+class NamespaceScoped:
+    """Views under /namespaces/{ns}/: the namespace must be visible to the caller (else 404)."""
+
+    def namespace(self):
+        return selectors.namespace_get(user=self.request.user, slug=self.kwargs["namespace"])
+
+
+class NamespaceDetail(NamespaceScoped, generics.RetrieveAPIView):
+    serializer_class = s.NamespaceSerializer
+
+    def get_object(self):
+        return self.namespace()
+
+    @extend_schema(request=s.NamespaceUpdateSerializer, responses={200: s.NamespaceSerializer})
+    def patch(self, request: Request, namespace: str) -> Response:
+        data = parse(s.NamespaceUpdateSerializer, request)
+        if "team" in data:
+            data["team"] = _team_named(data["team"])
+        updated = services.namespace_update(actor=request.user, namespace=self.namespace(), **data)
+        return Response(s.NamespaceSerializer(updated).data)
+
+
+class PromotionRights(NamespaceScoped, generics.GenericAPIView):
+    serializer_class = s.PromotionRightSerializer
+    pagination_class = None
+    queryset = Namespace.objects.none()
+
+    @extend_schema(responses={200: s.PromotionRightSerializer(many=True)})
+    def get(self, request: Request, namespace: str) -> Response:
+        rights = selectors.promotion_rights(namespace=self.namespace())
+        return Response(s.PromotionRightSerializer(rights, many=True).data)
+
+    def _holder(self, data: dict) -> dict:
+        if "username" in data:
+            return {"user": _user_named(data["username"])}
+        return {"team": _team_named(data["team"])}
+
+    @extend_schema(
+        request=s.PromotionRightInputSerializer,
+        responses={201: s.PromotionRightSerializer(many=True)},
+    )
+    def post(self, request: Request, namespace: str) -> Response:
+        data = parse(s.PromotionRightInputSerializer, request)
+        target = self.namespace()
+        services.promotion_right_grant(
+            actor=request.user,
+            namespace=target,
+            environment=data["environment"],
+            **self._holder(data),
+        )
+        rights = selectors.promotion_rights(namespace=target)
+        return Response(
+            s.PromotionRightSerializer(rights, many=True).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        request=s.PromotionRightInputSerializer,
+        parameters=[
+            OpenApiParameter("environment", str, description="Or in the JSON body."),
+            OpenApiParameter("username", str, required=False),
+            OpenApiParameter("team", str, required=False),
+        ],
+        responses={204: None},
+    )
+    def delete(self, request: Request, namespace: str) -> Response:
+        body = request.data if request.data else request.query_params
+        serializer = s.PromotionRightInputSerializer(data=body)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        removed = services.promotion_right_revoke(
+            actor=request.user,
+            namespace=self.namespace(),
+            environment=data["environment"],
+            **self._holder(data),
+        )
+        if not removed:
+            raise NotFound("There is no such promotion right.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Service tokens ---------------------------------------------------------------------------
+
+
+class ServiceTokenScoped(NamespaceScoped):
+    def managed_namespace(self):
+        namespace = self.namespace()
+        if not permissions.can_manage_namespace(self.request.user, namespace):
+            raise PermissionDenied(f"Only owners of {namespace.slug} or staff manage its tokens.")
+        return namespace
+
+
+class ServiceTokenListCreate(ServiceTokenScoped, generics.ListAPIView):
+    serializer_class = s.TokenSerializer
+    queryset = ApiToken.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.service_tokens_of(namespace=self.managed_namespace())
+
+    @extend_schema(
+        request=s.ServiceTokenCreateSerializer, responses={201: s.TokenCreatedSerializer}
+    )
+    def post(self, request: Request, namespace: str) -> Response:
+        data = parse(s.ServiceTokenCreateSerializer, request)
+        namespaces = [self.managed_namespace()]
+        for slug in data.pop("namespaces"):
+            if slug != namespaces[0].slug:
+                namespaces.append(selectors.namespace_get(user=request.user, slug=slug))
+        token, secret = tokens.service_token_create(
+            actor=request.user, namespaces=namespaces, **data
+        )
+        token.token = secret
+        return Response(s.TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+
+class ServiceTokenDetail(ServiceTokenScoped, generics.RetrieveDestroyAPIView):
+    serializer_class = s.TokenSerializer
+
+    def get_object(self) -> ApiToken:
+        token = (
+            selectors.service_tokens_of(namespace=self.managed_namespace())
+            .filter(prefix=self.kwargs["id"])
+            .first()
+        )
+        if token is None:
+            raise NotFound(f"No service token {self.kwargs['id']} in this namespace.")
+        return token
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, namespace: str, id: str) -> Response:
+        tokens.token_revoke(actor=request.user, token=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

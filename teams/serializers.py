@@ -1,0 +1,157 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from prompts.models import Environment
+from teams.models import ApiToken, Membership, Namespace, Team
+
+User = get_user_model()
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = [
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "is_staff",
+            "is_active",
+            "date_joined",
+        ]
+        read_only_fields = fields
+
+
+class UserCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+    is_staff = serializers.BooleanField(required=False, default=False)
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="prefix", read_only=True, help_text="The token's prefix.")
+    expires_at = serializers.DateTimeField(source="expiry_date", read_only=True)
+    created_at = serializers.DateTimeField(source="created", read_only=True)
+    namespaces = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "prefix",
+            "name",
+            "kind",
+            "created_at",
+            "created_by",
+            "expires_at",
+            "last_used_at",
+            "revoked",
+            "revoked_at",
+            "namespaces",
+        ]
+        read_only_fields = fields
+
+
+class TokenCreatedSerializer(TokenSerializer):
+    token = serializers.CharField(
+        read_only=True, help_text="The secret. Shown this once; only its hash is stored."
+    )
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=50)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ServiceTokenCreateSerializer(TokenCreateSerializer):
+    namespaces = serializers.ListField(
+        child=serializers.SlugField(),
+        required=False,
+        default=list,
+        help_text="More namespaces (that the caller manages) the token may read, "
+        "besides the one in the URL.",
+    )
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    member_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "description", "created_at", "member_count"]
+        read_only_fields = ["created_at", "member_count"]
+
+
+class TeamUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.CharField(source="user.email", read_only=True)
+    team = serializers.CharField(source="team.slug", read_only=True)
+    joined_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["username", "email", "team", "role", "joined_at"]
+        read_only_fields = fields
+
+
+class MemberCreateSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class NamespaceSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Namespace
+        fields = ["slug", "team", "description", "visibility", "created_at"]
+        read_only_fields = fields
+
+
+class NamespaceCreateSerializer(serializers.Serializer):
+    slug = serializers.CharField(max_length=63)
+    team = serializers.CharField(help_text="Slug of the owning team.")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    visibility = serializers.ChoiceField(
+        choices=Namespace.Visibility.choices, default=Namespace.Visibility.INTERNAL
+    )
+
+
+class NamespaceUpdateSerializer(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True)
+    visibility = serializers.ChoiceField(choices=Namespace.Visibility.choices, required=False)
+    team = serializers.CharField(required=False, help_text="Staff only: move to another team.")
+
+
+class PromotionRightSerializer(serializers.Serializer):
+    environment = serializers.CharField(source="environment.slug")
+    username = serializers.CharField(source="user.username", allow_null=True, default=None)
+    team = serializers.CharField(source="team.slug", allow_null=True, default=None)
+
+
+class PromotionRightInputSerializer(serializers.Serializer):
+    environment = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Environment.objects.all()
+    )
+    username = serializers.CharField(required=False)
+    team = serializers.CharField(required=False)
+
+    def validate(self, attrs):
+        if ("username" in attrs) == ("team" in attrs):
+            raise serializers.ValidationError("Name exactly one of 'username' or 'team'.")
+        return attrs
