@@ -4,7 +4,8 @@ Principals are Django users (session or personal token), anonymous visitors, and
 tokens (`ServicePrincipal`), which read the namespaces they were granted and nothing else.
 
 - Namespaces are `internal` (every signed-in user reads them) or `private` (the owning team's
-  members only). Staff read everything.
+  members, and holders of a promotion right there, who must see what they review). Staff read
+  everything.
 - Each team has three groups (members, maintainers, owners) holding guardian object
   permissions on the team's namespaces: `view_namespace` (members), `change_prompts` and
   `request_promotion` (maintainers), `manage_namespace` (owners).
@@ -94,7 +95,20 @@ def namespaces_visible_to(*, user: Principal) -> QuerySet[Namespace]:
         user, NAMESPACE_VIEW, klass=Namespace, accept_global_perms=False, with_superuser=False
     )
     return queryset.filter(
-        Q(visibility=Namespace.Visibility.INTERNAL) | Q(pk__in=granted.values("pk"))
+        Q(visibility=Namespace.Visibility.INTERNAL)
+        | Q(pk__in=granted.values("pk"))
+        | Q(pk__in=_promotion_scopes_of(user).values("namespace_id"))
+    )
+
+
+def _promotion_scopes_of(user: AbstractBaseUser) -> QuerySet[PromotionScope]:
+    """Scopes the user may approve in: reviewers see what they review, even across teams."""
+    return get_objects_for_user(
+        user,
+        "teams.promote",
+        klass=PromotionScope,
+        accept_global_perms=False,
+        with_superuser=False,
     )
 
 
@@ -107,6 +121,7 @@ def can_view_namespace(user: Principal, namespace: Namespace) -> bool:
         user.is_staff
         or namespace.visibility == Namespace.Visibility.INTERNAL
         or user.has_perm(NAMESPACE_VIEW, namespace)
+        or _promotion_scopes_of(user).filter(namespace=namespace).exists()
     )
 
 

@@ -59,3 +59,13 @@ def member_of(db):
         return user
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty Redis cache (token lookups, failure counters)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
