@@ -120,7 +120,7 @@ def snapshot() -> dict:
 def expect(default, **overrides):
     """Expected status per caller: `default` for people not named, 403 for the service token
     unless named, 401 for anonymous, revoked and expired tokens."""
-    table = {name: default for name in PEOPLE}
+    table = dict.fromkeys(PEOPLE, default)
     table["service"] = 403
     table.update(overrides)
     for name in ("anonymous", "revoked", "expired"):
