@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,7 +32,7 @@ def _tags_for(names: Iterable[str]) -> list[Tag]:
     for slug in slugs:
         try:
             slug_validator(slug)
-        except Exception as exc:
+        except ValidationError as exc:
             raise Invalid.field("tags", f"Invalid tag {slug!r}: {SLUG_HELP}") from exc
     existing = {tag.slug: tag for tag in Tag.objects.filter(slug__in=slugs)}
     for slug in slugs:

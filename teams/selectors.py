@@ -96,7 +96,11 @@ def promotion_rights(*, namespace: Namespace) -> list[PromotionRight]:
 def tokens_of(*, user: Principal) -> QuerySet[ApiToken]:
     if not permissions.is_user(user):
         return ApiToken.objects.none()
-    return ApiToken.objects.filter(kind=ApiToken.Kind.PERSONAL, user=user).order_by("-created")
+    return (
+        ApiToken.objects.filter(kind=ApiToken.Kind.PERSONAL, user=user)
+        .select_related("created_by")
+        .order_by("-created")
+    )
 
 
 def service_tokens_of(*, namespace: Namespace) -> QuerySet[ApiToken]:
