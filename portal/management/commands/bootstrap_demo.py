@@ -10,7 +10,12 @@ from django.db import transaction
 from prompts.models import Environment, Prompt
 from prompts.services import deployment_set, prompt_create, version_create
 from teams.models import Namespace, Team
-from teams.services import membership_set, namespace_create, team_create
+from teams.services import (
+    membership_set,
+    namespace_create,
+    promotion_right_grant,
+    team_create,
+)
 
 DEMO_PASSWORD = "demo"
 
@@ -444,6 +449,7 @@ class Command(BaseCommand):
             users, created_passwords = self._users()
             teams = self._teams(admin, users)
             namespaces = self._namespaces(admin, teams)
+            self._promotion_rights(admin, namespaces, teams, users)
             created = self._prompts(admin, namespaces, users)
         if admin_password:
             self.stdout.write(f"Created superuser: admin / {admin_password}")
@@ -508,6 +514,31 @@ class Command(BaseCommand):
                 visibility=visibility,
             )
         return namespaces
+
+    def _promotion_rights(self, admin, namespaces, teams, users) -> None:
+        """Staging: the owning team. Production: its owner and the ML Platform reviewers."""
+        environments = {env.slug: env for env in Environment.objects.all()}
+        for namespace in namespaces.values():
+            team = teams[namespace.team.slug]
+            owners = [
+                username
+                for slug, *_, members in TEAMS
+                if slug == team.slug
+                for username, role in members
+                if role == "owner"
+            ]
+            grants = [("staging", {"team": team})]
+            grants += [
+                ("production", {"user": users[name]}) for name in {*owners, "frank", "grace"}
+            ]
+            for environment, holder in grants:
+                if environment in environments:
+                    promotion_right_grant(
+                        actor=admin,
+                        namespace=namespace,
+                        environment=environments[environment],
+                        **holder,
+                    )
 
     def _prompts(self, admin, namespaces, users) -> int:
         environments = list(Environment.objects.order_by("order"))
