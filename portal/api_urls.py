@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from portal import converters  # noqa: F401 - registers <token:> and <username:>
 from portal.views import api_not_found
 from prompts import api as prompts_api
 from teams import api as teams_api
@@ -16,12 +17,12 @@ urlpatterns = [
     ),
     path("users/", teams_api.UserListCreate.as_view(), name="api-users"),
     path("tokens/", teams_api.TokenListCreate.as_view(), name="api-tokens"),
-    path("tokens/<str:id>/", teams_api.TokenDetail.as_view(), name="api-token"),
+    path("tokens/<token:id>/", teams_api.TokenDetail.as_view(), name="api-token"),
     path("teams/", teams_api.TeamListCreate.as_view(), name="api-teams"),
     path("teams/<slug:team>/", teams_api.TeamDetail.as_view(), name="api-team"),
     path("teams/<slug:team>/members/", teams_api.MemberListCreate.as_view(), name="api-members"),
     path(
-        "teams/<slug:team>/members/<str:username>/",
+        "teams/<slug:team>/members/<username:username>/",
         teams_api.MemberDetail.as_view(),
         name="api-member",
     ),
@@ -38,7 +39,7 @@ urlpatterns = [
         name="api-service-tokens",
     ),
     path(
-        "namespaces/<slug:namespace>/service-tokens/<str:id>/",
+        "namespaces/<slug:namespace>/service-tokens/<token:id>/",
         teams_api.ServiceTokenDetail.as_view(),
         name="api-service-token",
     ),

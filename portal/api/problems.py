@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -89,6 +90,9 @@ def _from_exception(exc: Exception) -> tuple[int, str, str, dict[str, list[str]]
         return 404, "not_found", str(exc) or "Not found.", None
     if isinstance(exc, DjangoPermissionDenied):
         return 403, "permission_denied", str(exc) or "You may not do this.", None
+    if isinstance(exc, DataError):
+        # Input the database cannot store or compare (NUL characters, out-of-range numbers).
+        return 422, "invalid", "A value in the request cannot be stored or searched for.", None
     if isinstance(exc, DjangoValidationError):
         errors = flatten_errors(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
         return 422, "invalid", _summary(errors), errors

@@ -98,3 +98,33 @@ def test_arbitrary_json_never_causes_a_server_error(fuzz_client, method, url, bo
     assert response.status_code < 500, (body, response.content)
     if response.status_code >= 400:
         assert response["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/tokens/%00/",
+        "/api/v1/teams/fuzz-team/members/%00x/",
+        "/api/v1/namespaces/fuzz/service-tokens/a%00b/",
+        "/api/v1/prompts/fuzz/text/versions/99999999999999999999999/",
+        "/api/v1/prompts/fuzz/text/versions/1/diff/?against=99999999999999999999",
+        "/api/v1/prompts/?q=%00",
+        "/api/v1/prompts/?namespace=" + "a" * 5000,
+        "/api/v1/prompts/?page=-1&page_size=abc",
+        "/api/v1/namespaces/fuzz/promotion-rights/?environment=%00",
+    ],
+)
+def test_odd_paths_and_queries_never_cause_a_server_error(fuzz_client, path):
+    for method in ("get", "delete"):
+        response = getattr(fuzz_client, method)(path)
+
+        assert response.status_code < 500, (method, response.content)
+
+
+def test_nul_characters_in_bodies_are_refused_clearly(fuzz_client):
+    response = fuzz_client.post(
+        "/api/v1/prompts/", {"namespace": "fuzz", "name": "x\x00y"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
