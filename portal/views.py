@@ -14,7 +14,7 @@ PROMPTS_PER_PAGE = 50
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:200]
     prompts = prompts_visible_to(user=request.user)
     if query:
         prompts = prompts.filter(

@@ -233,3 +233,12 @@ def test_admin_revokes_tokens_with_an_action(admin_client, author):
 
     assert response.status_code == 302
     assert ApiToken.objects.get(pk=token.pk).revoked
+
+
+def test_home_search_with_odd_input_does_not_fail(client, namespace):
+    PromptFactory(namespace=namespace, name="refunds")
+    client.force_login(UserFactory())
+
+    response = client.get(reverse("home"), {"q": "ref\x00unds" + "x" * 500})
+
+    assert response.status_code == 200
