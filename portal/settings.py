@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.request_context.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -142,6 +143,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# --- Governance ---------------------------------------------------------------------------
+# Pending promotion requests older than this expire (Celery beat runs the sweep hourly).
+PROMOTION_REQUEST_MAX_AGE_DAYS = int(os.environ.get("PROMOTION_REQUEST_MAX_AGE_DAYS", "14"))
+CELERY_BEAT_SCHEDULE = {
+    "expire-stale-promotion-requests": {
+        "task": "approvals.tasks.expire_stale_requests",
+        "schedule": 3600.0,
+    },
+}
 
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from approvals.audit import audit
 from portal.errors import Conflict, Invalid
 from portal.validation import clean_or_invalid, conflict_on_integrity_error
 from portal.validators import SLUG_HELP, slug_validator
@@ -58,7 +59,24 @@ def prompt_create(
     with conflict_on_integrity_error(f"The prompt {namespace.slug}/{name} already exists."):
         prompt.save()
     prompt.tags.set(tag_rows)
+    audit(
+        actor=actor,
+        action="prompt.created",
+        object_type="prompt",
+        object_id=prompt.full_name,
+        namespace=namespace.slug,
+        after=_prompt_state(prompt, [t.slug for t in tag_rows]),
+    )
     return prompt
+
+
+def _prompt_state(prompt: Prompt, tags: list[str]) -> dict:
+    return {
+        "kind": prompt.kind,
+        "description": prompt.description,
+        "tags": tags,
+        "state": prompt.state,
+    }
 
 
 @transaction.atomic
@@ -72,12 +90,26 @@ def prompt_update(
     """Change what describes a prompt; its content only changes through new versions."""
     _require_edit(actor, prompt.namespace)
     prompt = Prompt.objects.select_for_update().select_related("namespace").get(pk=prompt.pk)
+    old_tags = sorted(prompt.tags.values_list("slug", flat=True))
+    before = _prompt_state(prompt, old_tags)
     if description is not None:
         prompt.description = description
         clean_or_invalid(prompt)
         prompt.save()
+    new_tags = old_tags
     if tags is not None:
-        prompt.tags.set(_tags_for(tags))
+        tag_rows = _tags_for(tags)
+        prompt.tags.set(tag_rows)
+        new_tags = [t.slug for t in tag_rows]
+    audit(
+        actor=actor,
+        action="prompt.changed",
+        object_type="prompt",
+        object_id=prompt.full_name,
+        namespace=prompt.namespace.slug,
+        before=before,
+        after=_prompt_state(prompt, new_tags),
+    )
     return prompt
 
 
@@ -129,6 +161,19 @@ def version_create(
         parent=parent,
     )
     Prompt.objects.filter(pk=locked.pk).update(updated_at=timezone.now())
+    audit(
+        actor=author,
+        action="version.created",
+        object_type="prompt_version",
+        object_id=f"{prompt.full_name}@{version.number}",
+        namespace=prompt.namespace.slug,
+        justification=version.message,
+        after={
+            "number": version.number,
+            "sha256": version.sha256,
+            "parent": parent.number if parent else None,
+        },
+    )
     return version
 
 
@@ -138,30 +183,47 @@ def deployment_set(
     prompt: Prompt,
     environment: Environment,
     version: PromptVersion,
-    actor: AbstractBaseUser | None,
+    actor: Principal | None,
+    action: str,
+    justification: str = "",
+    details: dict[str, Any] | None = None,
 ) -> Deployment:
-    """Point one environment of a prompt at a version (no approval rules: callers enforce them)."""
+    """Point one environment of a prompt at a version and audit it as `action`.
+
+    No approval rules here: the promotion workflow and rollback call this after enforcing them.
+    """
     if version.prompt_id != prompt.pk:
         raise Invalid.field(
             "version", f"Version {version.number} does not belong to {prompt.full_name}."
         )
     deployment = (
         Deployment.objects.select_for_update()
+        .select_related("version")
         .filter(prompt=prompt, environment=environment)
         .first()
     )
+    before = deployment.version.number if deployment else None
     if deployment is None:
         deployment = Deployment(prompt=prompt, environment=environment)
     elif deployment.version_id == version.pk:
         return deployment
     deployment.version = version
     deployment.deployed_at = timezone.now()
-    deployment.deployed_by = actor
-    clean_or_invalid(deployment, exclude=["prompt", "environment", "version", "deployed_by"])
+    deployment.deployed_by = actor if permissions.is_user(actor) else None
     with conflict_on_integrity_error(
         f"{prompt.full_name} in {environment.slug} was deployed concurrently; try again."
     ):
         deployment.save()
+    audit(
+        actor=actor,
+        action=action,
+        object_type="deployment",
+        object_id=f"{prompt.full_name}@{environment.slug}",
+        namespace=prompt.namespace.slug,
+        justification=justification,
+        before={"version": before},
+        after={"version": version.number, **(details or {})},
+    )
     return deployment
 
 
@@ -185,7 +247,18 @@ def environment_create(*, actor: Principal, slug: str, **fields: Any) -> Environ
     clean_or_invalid(environment)
     with conflict_on_integrity_error(f"An environment {slug!r} or its order already exists."):
         environment.save()
+    audit(
+        actor=actor,
+        action="environment.created",
+        object_type="environment",
+        object_id=slug,
+        after=_environment_state(environment),
+    )
     return environment
+
+
+def _environment_state(environment: Environment) -> dict:
+    return {name: getattr(environment, name) for name in ENVIRONMENT_FIELDS}
 
 
 @transaction.atomic
@@ -195,9 +268,18 @@ def environment_update(*, actor: Principal, environment: Environment, **fields: 
     if unknown:
         raise Invalid(f"Unknown or read-only fields: {', '.join(sorted(unknown))}.")
     environment = Environment.objects.select_for_update().get(pk=environment.pk)
+    before = _environment_state(environment)
     for name, value in fields.items():
         setattr(environment, name, value)
     clean_or_invalid(environment)
     with conflict_on_integrity_error("Another environment already has this order."):
         environment.save()
+    audit(
+        actor=actor,
+        action="environment.changed",
+        object_type="environment",
+        object_id=environment.slug,
+        before=before,
+        after=_environment_state(environment),
+    )
     return environment

@@ -62,10 +62,11 @@ NAMESPACE_REQUEST_PROMOTION = "teams.request_promotion"
 NAMESPACE_MANAGE = "teams.manage_namespace"
 
 
-def is_user(principal: Principal) -> bool:
+def is_user(principal: Principal | None) -> bool:
     """A signed-in, active person (not a service token, not anonymous)."""
     return (
-        not isinstance(principal, ServicePrincipal)
+        principal is not None
+        and not isinstance(principal, ServicePrincipal)
         and principal.is_authenticated
         and principal.is_active
     )
@@ -189,3 +190,13 @@ def holds_promotion_right(user: Principal, namespace: Namespace, environment) ->
         UserObjectPermission.objects.filter(user=user, **lookup).exists()
         or GroupObjectPermission.objects.filter(group__user=user, **lookup).exists()
     )
+
+
+# --- Audit ------------------------------------------------------------------------------------
+
+AUDITORS_GROUP = "auditors"
+
+
+def can_read_audit(user: Principal) -> bool:
+    """Staff and members of the `auditors` group read and export the audit log."""
+    return is_user(user) and (user.is_staff or user.groups.filter(name=AUDITORS_GROUP).exists())

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
+from approvals.audit import audit
 from portal.errors import Conflict, Invalid
 from portal.validation import clean_or_invalid, conflict_on_integrity_error
 from teams import permissions
@@ -53,6 +54,13 @@ def user_create(
     clean_or_invalid(user)
     with conflict_on_integrity_error(f"A user named {username!r} already exists."):
         user.save()
+    audit(
+        actor=actor,
+        action="user.created",
+        object_type="user",
+        object_id=username,
+        after={"username": username, "email": email, "is_staff": is_staff},
+    )
     return user
 
 
@@ -73,6 +81,13 @@ def team_create(*, actor: Principal, slug: str, name: str, description: str = ""
         setattr(team, attribute, group)
     with conflict_on_integrity_error(f"A team with slug {slug!r} already exists."):
         team.save()
+    audit(
+        actor=actor,
+        action="team.created",
+        object_type="team",
+        object_id=slug,
+        after={"name": name, "description": description},
+    )
     return team
 
 
@@ -81,12 +96,21 @@ def team_update(
     *, actor: Principal, team: Team, name: str | None = None, description: str | None = None
 ) -> Team:
     require(permissions.can_manage_team(actor, team), "Only the team's owners or staff edit it.")
+    before = {"name": team.name, "description": team.description}
     if name is not None:
         team.name = name
     if description is not None:
         team.description = description
     clean_or_invalid(team)
     team.save()
+    audit(
+        actor=actor,
+        action="team.changed",
+        object_type="team",
+        object_id=team.slug,
+        before=before,
+        after={"name": team.name, "description": team.description},
+    )
     return team
 
 
@@ -121,9 +145,18 @@ def membership_set(
         return membership
     if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
         _refuse_losing_last_owner(team, user)
+    before = {"role": membership.role} if membership.pk else None
     membership.role = role
     membership.save()
     _sync_groups(team, user, role)
+    audit(
+        actor=actor,
+        action="membership.changed" if before else "membership.added",
+        object_type="membership",
+        object_id=f"{team.slug}/{user.get_username()}",
+        before=before,
+        after={"role": role},
+    )
     return membership
 
 
@@ -138,6 +171,13 @@ def membership_remove(*, actor: Principal, team: Team, user: AbstractBaseUser) -
         _refuse_losing_last_owner(team, user)
     membership.delete()
     _sync_groups(team, user, None)
+    audit(
+        actor=actor,
+        action="membership.removed",
+        object_type="membership",
+        object_id=f"{team.slug}/{user.get_username()}",
+        before={"role": membership.role},
+    )
 
 
 def _refuse_losing_last_owner(team: Team, user: AbstractBaseUser) -> None:
@@ -182,7 +222,23 @@ def namespace_create(
     with conflict_on_integrity_error(f"A namespace with slug {slug!r} already exists."):
         namespace.save()
     _grant_team_access(namespace, team)
+    audit(
+        actor=actor,
+        action="namespace.created",
+        object_type="namespace",
+        object_id=slug,
+        namespace=slug,
+        after=_namespace_state(namespace),
+    )
     return namespace
+
+
+def _namespace_state(namespace: Namespace) -> dict:
+    return {
+        "team": namespace.team.slug,
+        "description": namespace.description,
+        "visibility": namespace.visibility,
+    }
 
 
 @transaction.atomic
@@ -198,7 +254,8 @@ def namespace_update(
         permissions.can_manage_namespace(actor, namespace),
         "Only the owning team's owners or staff change a namespace.",
     )
-    namespace = Namespace.objects.select_for_update().get(pk=namespace.pk)
+    namespace = Namespace.objects.select_for_update().select_related("team").get(pk=namespace.pk)
+    before = _namespace_state(namespace)
     if description is not None:
         namespace.description = description
     if visibility is not None:
@@ -212,6 +269,15 @@ def namespace_update(
     if namespace.team_id != previous_team.pk:
         _revoke_team_access(namespace, previous_team)
         _grant_team_access(namespace, namespace.team)
+    audit(
+        actor=actor,
+        action="namespace.changed",
+        object_type="namespace",
+        object_id=namespace.slug,
+        namespace=namespace.slug,
+        before=before,
+        after=_namespace_state(namespace),
+    )
     return namespace
 
 
@@ -247,7 +313,23 @@ def promotion_right_grant(
         raise Invalid.field("username", f"{user} is deactivated.")
     scope, _ = PromotionScope.objects.get_or_create(namespace=namespace, environment=environment)
     assign_perm("teams.promote", holder, scope)
+    audit(
+        actor=actor,
+        action="promotion_right.granted",
+        object_type="promotion_right",
+        object_id=f"{namespace.slug}@{environment.slug}",
+        namespace=namespace.slug,
+        after=_holder_description(user, team, environment),
+    )
     return scope
+
+
+def _holder_description(user, team, environment) -> dict:
+    return {
+        "environment": environment.slug,
+        "username": user.get_username() if user else None,
+        "team": team.slug if team else None,
+    }
 
 
 @transaction.atomic
@@ -271,4 +353,14 @@ def promotion_right_revoke(
     if scope is None:
         return False
     deleted = remove_perm("teams.promote", holder, scope)
-    return bool(deleted and deleted[0])
+    if not (deleted and deleted[0]):
+        return False
+    audit(
+        actor=actor,
+        action="promotion_right.revoked",
+        object_type="promotion_right",
+        object_id=f"{namespace.slug}@{environment.slug}",
+        namespace=namespace.slug,
+        before=_holder_description(user, team, environment),
+    )
+    return True

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework_api_key.crypto import KeyGenerator
 
+from approvals.audit import audit
 from portal.cache import cache_add, cache_delete, cache_get, cache_set
 from portal.errors import Invalid
 from teams import permissions
@@ -72,7 +73,26 @@ def personal_token_create(
         created_by=actor,
     )
     transaction.on_commit(lambda: cache_delete(_cache_key(token.prefix)))
+    _audit_token(actor, "token.created", token, expires_at)
     return token, secret
+
+
+def _audit_token(actor: Principal, action: str, token: ApiToken, expires_at=None) -> None:
+    namespaces = sorted(ns.slug for ns in token.namespaces.all()) if token.pk else []
+    audit(
+        actor=actor,
+        action=action,
+        object_type=f"{token.kind}_token",
+        object_id=token.prefix,
+        namespace=namespaces[0] if len(namespaces) == 1 else "",
+        after={
+            "name": token.name,
+            "owner": token.user.get_username() if token.user_id else None,
+            "namespaces": namespaces,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "revoked": token.revoked,
+        },
+    )
 
 
 @transaction.atomic
@@ -97,6 +117,7 @@ def service_token_create(
     )
     token.namespaces.set(namespaces)
     transaction.on_commit(lambda: cache_delete(_cache_key(token.prefix)))
+    _audit_token(actor, "token.created", token, expires_at)
     return token, secret
 
 
@@ -116,6 +137,7 @@ def token_revoke(*, actor: Principal, token: ApiToken) -> ApiToken:
         token.revoked = True
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked", "revoked_at"])
+        _audit_token(actor, "token.revoked", token, token.expiry_date)
     prefix = token.prefix
     transaction.on_commit(lambda: cache_delete(_cache_key(prefix)))
     return token

@@ -184,8 +184,20 @@ def test_history_is_recorded_for_governed_models(prompt, make_version, environme
     membership_set(actor=system_actor(), team=prompt.namespace.team, user=author, role="viewer")
     membership_set(actor=system_actor(), team=prompt.namespace.team, user=author, role="owner")
     first, second = make_version(prompt), make_version(prompt, text="Hi {{name}}")
-    deployment_set(prompt=prompt, environment=environments["staging"], version=first, actor=author)
-    deployment_set(prompt=prompt, environment=environments["staging"], version=second, actor=author)
+    deployment_set(
+        action="deployment.seeded",
+        prompt=prompt,
+        environment=environments["staging"],
+        version=first,
+        actor=author,
+    )
+    deployment_set(
+        action="deployment.seeded",
+        prompt=prompt,
+        environment=environments["staging"],
+        version=second,
+        actor=author,
+    )
 
     deployment = Deployment.objects.get(prompt=prompt, environment=environments["staging"])
     assert [h.version_id for h in deployment.history.order_by("history_date")] == [

@@ -105,10 +105,18 @@ def test_prompt_page_shows_versions_and_deployments(
     first = make_version(prompt, text="Hello {{name}}", message="first cut")
     second = make_version(prompt, text="Hi {{name}}", message="friendlier")
     deployment_set(
-        prompt=prompt, environment=environments["production"], version=first, actor=author
+        action="deployment.seeded",
+        prompt=prompt,
+        environment=environments["production"],
+        version=first,
+        actor=author,
     )
     deployment_set(
-        prompt=prompt, environment=environments["development"], version=second, actor=author
+        action="deployment.seeded",
+        prompt=prompt,
+        environment=environments["development"],
+        version=second,
+        actor=author,
     )
     client.force_login(UserFactory())
 
@@ -181,7 +189,11 @@ def test_version_page_can_diff_against_any_version(client, prompt, make_version)
 def test_admin_pages_render_with_history(admin_client, prompt, make_version, environments, author):
     version = make_version(prompt)
     deployment_set(
-        prompt=prompt, environment=environments["staging"], version=version, actor=author
+        action="deployment.seeded",
+        prompt=prompt,
+        environment=environments["staging"],
+        version=version,
+        actor=author,
     )
     urls = [
         reverse(f"admin:{app}_{model}_changelist")

@@ -6,6 +6,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from portal.cache import cache_get, cache_set
+from portal.request_context import note_token
 from teams.models import ApiToken
 from teams.permissions import ServicePrincipal
 from teams.tokens import TokenRecord, token_authenticate, token_touch
@@ -61,6 +62,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             throttle.record_failure()
             raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")
         token_touch(record)
+        note_token(record.prefix)
         return principal, record
 
     def _principal(self, record: TokenRecord):

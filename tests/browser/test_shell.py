@@ -10,7 +10,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_user_signs_in_and_opens_a_prompt_page(page, sign_in, prompt, make_version, environments):
     first = make_version(prompt, text="Hello {{name}}", message="first cut")
     make_version(prompt, text="Hi {{name}}", message="friendlier")
-    deployment_set(prompt=prompt, environment=environments["production"], version=first, actor=None)
+    deployment_set(
+        action="deployment.seeded",
+        prompt=prompt,
+        environment=environments["production"],
+        version=first,
+        actor=None,
+    )
     UserFactory(username="reader")
 
     page.goto("/")

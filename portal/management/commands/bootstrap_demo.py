@@ -562,6 +562,12 @@ class Command(BaseCommand):
             # Each later environment runs an older version, as after a real promotion history.
             for index, environment in enumerate(environments):
                 version = made[max(0, len(made) - 1 - index)]
-                deployment_set(prompt=prompt, environment=environment, version=version, actor=admin)
+                deployment_set(
+                    action="deployment.seeded",
+                    prompt=prompt,
+                    environment=environment,
+                    version=version,
+                    actor=admin,
+                )
             created += 1
         return created
