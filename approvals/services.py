@@ -125,6 +125,15 @@ def promotion_request(
         )
     if override:
         require(permissions.is_staff(actor), "Only staff override the order of environments.")
+    older = list(
+        PromotionRequest.objects.select_for_update()
+        .select_related("prompt__namespace", "version", "environment")
+        .filter(prompt=prompt, environment=environment, state=PromotionRequest.State.PENDING)
+    )
+    for stale in older:
+        stale.mark_superseded()
+        stale.decided_at = timezone.now()
+        stale.save()
     request = PromotionRequest.objects.create(
         prompt=prompt,
         version=version,
@@ -135,12 +144,8 @@ def promotion_request(
         required_approvals=environment.min_approvals if environment.requires_approval else 0,
         override=bool(override and missing),
     )
-    for older in (
-        PromotionRequest.objects.select_for_update()
-        .filter(prompt=prompt, environment=environment, state=PromotionRequest.State.PENDING)
-        .exclude(pk=request.pk)
-    ):
-        _supersede(older, by=request, actor=actor)
+    for stale in older:
+        _record_superseded(stale, by=request, actor=actor)
     audit(
         actor=actor,
         action="promotion.override" if request.override else "promotion.requested",
@@ -157,11 +162,9 @@ def promotion_request(
     return request
 
 
-def _supersede(older: PromotionRequest, *, by: PromotionRequest, actor: Principal) -> None:
-    older.mark_superseded()
+def _record_superseded(older: PromotionRequest, *, by: PromotionRequest, actor: Principal) -> None:
     older.superseded_by = by
-    older.decided_at = timezone.now()
-    older.save()
+    older.save(update_fields=["superseded_by"])
     audit(
         actor=actor,
         action="promotion.superseded",

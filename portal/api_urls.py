@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from approvals import api as approvals_api
 from portal import converters  # noqa: F401 - registers <token:> and <username:>
 from portal.views import api_not_found
 from prompts import api as prompts_api
@@ -62,6 +63,32 @@ urlpatterns = [
         prompts_api.VersionDiff.as_view(),
         name="api-version-diff",
     ),
+    path(f"{PROMPT}rollback/", approvals_api.Rollback.as_view(), name="api-rollback"),
+    path(
+        f"{PROMPT}deployments/",
+        approvals_api.DeploymentHistory.as_view(),
+        name="api-deployment-history",
+    ),
+    path("promotions/", approvals_api.PromotionListCreate.as_view(), name="api-promotions"),
+    path("promotions/<int:pk>/", approvals_api.PromotionDetail.as_view(), name="api-promotion"),
+    path(
+        "promotions/<int:pk>/approve/",
+        approvals_api.PromotionApprove.as_view(),
+        name="api-promotion-approve",
+    ),
+    path(
+        "promotions/<int:pk>/reject/",
+        approvals_api.PromotionReject.as_view(),
+        name="api-promotion-reject",
+    ),
+    path(
+        "promotions/<int:pk>/cancel/",
+        approvals_api.PromotionCancel.as_view(),
+        name="api-promotion-cancel",
+    ),
+    path("audit/", approvals_api.AuditList.as_view(), name="api-audit"),
+    path("audit/export/", approvals_api.AuditExport.as_view(), name="api-audit-export"),
+    path("audit/verify/", approvals_api.AuditVerify.as_view(), name="api-audit-verify"),
     # Unknown API paths answer problem+json, in DEBUG too.
     re_path(r"^.*$", api_not_found),
 ]

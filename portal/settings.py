@@ -223,6 +223,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 50,
+    # `?format=` is ours (audit export), not a renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Prompt governance portal API",

@@ -461,7 +461,7 @@ def test_openapi_schema_validates_and_docs_are_served(tmp_path, api):
         "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml")
     )
 
-    schema = api.get("/api/v1/schema/?format=json")
+    schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     document = schema.json()
     assert "/api/v1/prompts/{namespace}/{name}/versions/{number}/diff/" in document["paths"]

@@ -1,0 +1,279 @@
+"""API for promotion requests, reviews, rollback, deployment history and the audit log."""
+
+import csv
+import json
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from approvals import audit, selectors, services
+from approvals import serializers as s
+from approvals.models import AuditEntry, PromotionRequest
+from portal.api.permissions import IsPersonOrServiceReading
+from portal.api.views import parse, parse_query
+from portal.errors import Invalid, NotFound
+from prompts.api import PromptScoped
+from prompts.models import Environment
+from prompts.selectors import prompt_get, prompt_version_get
+from teams import permissions
+
+
+def _environment(slug: str, field: str = "environment") -> Environment:
+    environment = Environment.objects.filter(slug=slug).first()
+    if environment is None:
+        raise Invalid.field(field, f"No environment {slug!r}.")
+    return environment
+
+
+class PromotionListCreate(generics.ListAPIView):
+    serializer_class = s.PromotionRequestSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str, enum=PromotionRequest.State.values),
+            OpenApiParameter("environment", str),
+            OpenApiParameter("namespace", str),
+            OpenApiParameter("prompt", str, description='"namespace/name"'),
+            OpenApiParameter(
+                "reviewable", bool, description="Only requests the caller may decide now."
+            ),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        user = self.request.user
+        reviewable = params.get("reviewable", "").lower() in {"1", "true", "yes"}
+        queryset = (
+            selectors.inbox(user=user)
+            if reviewable
+            else selectors.promotion_requests_visible_to(user=user)
+        )
+        if params.get("state"):
+            if params["state"] not in PromotionRequest.State.values:
+                raise Invalid.field("state", f"Unknown state {params['state']!r}.")
+            queryset = queryset.filter(state=params["state"])
+        if params.get("environment"):
+            queryset = queryset.filter(environment__slug=params["environment"])
+        if params.get("namespace"):
+            queryset = queryset.filter(prompt__namespace__slug=params["namespace"])
+        if params.get("prompt"):
+            namespace, _, name = params["prompt"].partition("/")
+            queryset = queryset.filter(prompt__namespace__slug=namespace, prompt__name=name)
+        return queryset
+
+    @extend_schema(
+        request=s.PromotionRequestCreateSerializer,
+        responses={201: s.PromotionRequestSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(s.PromotionRequestCreateSerializer, request)
+        namespace, slash, name = data["prompt"].partition("/")
+        if not slash:
+            raise Invalid.field("prompt", 'Name the prompt as "namespace/name".')
+        prompt = prompt_get(user=request.user, namespace=namespace, name=name)
+        try:
+            version = prompt_version_get(prompt=prompt, number=data["version"])
+        except NotFound as exc:
+            raise Invalid.field("version", exc.detail) from exc
+        created = services.promotion_request(
+            actor=request.user,
+            prompt=prompt,
+            version=version,
+            environment=_environment(data["environment"]),
+            justification=data["justification"],
+            override=data["override"],
+        )
+        body = s.PromotionRequestSerializer(_reload(request, created.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _reload(request: Request, pk: int) -> PromotionRequest:
+    return selectors.promotion_request_get(user=request.user, pk=pk)
+
+
+class PromotionDetail(generics.RetrieveAPIView):
+    serializer_class = s.PromotionRequestSerializer
+    queryset = PromotionRequest.objects.none()
+
+    def get_object(self) -> PromotionRequest:
+        return _reload(self.request, self.kwargs["pk"])
+
+
+class _Decision(APIView):
+    action = ""
+
+    @extend_schema(request=s.DecisionSerializer, responses={200: s.PromotionRequestSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        target = _reload(request, pk)
+        comment = parse(s.DecisionSerializer, request)["comment"]
+        decide = {
+            "approve": services.promotion_approve,
+            "reject": services.promotion_reject,
+            "cancel": services.promotion_cancel,
+        }[self.action]
+        decide(actor=request.user, request=target, comment=comment)
+        return Response(s.PromotionRequestSerializer(_reload(request, pk)).data)
+
+
+class PromotionApprove(_Decision):
+    action = "approve"
+
+
+class PromotionReject(_Decision):
+    action = "reject"
+
+
+class PromotionCancel(_Decision):
+    action = "cancel"
+
+
+class DeploymentHistorySerializer(serializers.Serializer):
+    environment = serializers.CharField(source="environment.slug")
+    version = serializers.IntegerField(source="version.number")
+    at = serializers.DateTimeField(source="history_date")
+    by = serializers.CharField(source="history_user.username", allow_null=True, default=None)
+    change = serializers.CharField(source="get_history_type_display")
+
+
+class Rollback(PromptScoped, APIView):
+    @extend_schema(request=s.RollbackSerializer, responses={200: DeploymentHistorySerializer})
+    def post(self, request: Request, namespace: str, name: str) -> Response:
+        data = parse(s.RollbackSerializer, request)
+        prompt = self.prompt()
+        version = None
+        if "version" in data:
+            try:
+                version = prompt_version_get(prompt=prompt, number=data["version"])
+            except NotFound as exc:
+                raise Invalid.field("version", exc.detail) from exc
+        deployment = services.rollback(
+            actor=request.user,
+            prompt=prompt,
+            environment=_environment(data["environment"]),
+            version=version,
+            justification=data["justification"],
+        )
+        latest = deployment.history.select_related("environment", "version", "history_user").latest(
+            "history_date", "history_id"
+        )
+        return Response(DeploymentHistorySerializer(latest).data)
+
+
+class DeploymentHistory(PromptScoped, generics.ListAPIView):
+    serializer_class = DeploymentHistorySerializer
+    permission_classes = [IsPersonOrServiceReading]
+
+    @extend_schema(parameters=[OpenApiParameter("environment", str)])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PromotionRequest.objects.none()
+        return selectors.deployment_history(
+            prompt=self.prompt(), environment_slug=self.request.query_params.get("environment")
+        )
+
+
+def _require_auditor(request: Request) -> None:
+    if not permissions.can_read_audit(request.user):
+        raise PermissionDenied("Only staff and members of the auditors group read the audit log.")
+
+
+class AuditList(generics.ListAPIView):
+    serializer_class = s.AuditEntrySerializer
+    queryset = AuditEntry.objects.none()
+
+    @extend_schema(parameters=[s.AuditQuerySerializer])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        _require_auditor(self.request)
+        return selectors.audit_entries(**parse_query(s.AuditQuerySerializer, self.request))
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_COLUMNS = [
+    "seq",
+    "at",
+    "actor",
+    "actor_type",
+    "token_prefix",
+    "action",
+    "object_type",
+    "object_id",
+    "namespace",
+    "justification",
+    "before",
+    "after",
+    "request_id",
+    "client_ip",
+    "prev_hash",
+    "hash",
+]
+
+
+def _csv_lines(rows):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        yield writer.writerow(
+            [
+                json.dumps(row[c], sort_keys=True) if c in ("before", "after") else row[c]
+                for c in CSV_COLUMNS
+            ]
+        )
+
+
+def _jsonl_lines(rows):
+    for row in rows:
+        yield json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+class AuditExport(APIView):
+    @extend_schema(
+        parameters=[s.AuditExportQuerySerializer],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, streamed"),
+            (200, "application/jsonl"): OpenApiResponse(
+                OpenApiTypes.STR, description="JSON Lines, streamed"
+            ),
+        },
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        _require_auditor(request)
+        query = parse_query(s.AuditExportQuerySerializer, request)
+        export_format = query.pop("format")
+        rows = audit.export_rows(selectors.audit_entries(**query))
+        if export_format == "csv":
+            response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
+        else:
+            response = StreamingHttpResponse(_jsonl_lines(rows), content_type="application/jsonl")
+        response["Content-Disposition"] = f'attachment; filename="audit.{export_format}"'
+        return response
+
+
+class AuditVerify(APIView):
+    @extend_schema(responses={200: s.AuditVerificationSerializer})
+    def get(self, request: Request) -> Response:
+        _require_auditor(request)
+        result = audit.verify()
+        return Response(
+            {"ok": result.ok, "entries": result.entries, "first_bad_seq": result.first_bad_seq}
+        )
