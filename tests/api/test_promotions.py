@@ -4,12 +4,12 @@ import datetime as dt
 import json
 import logging
 
+import pgtrigger
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-import pgtrigger
 from approvals.audit import verify
 from approvals.models import AuditEntry, PromotionRequest
 from approvals.services import expire_stale_requests
