@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from approvals.services import promotion_request
 from prompts.models import Environment, Prompt
 from prompts.services import deployment_set, prompt_create, version_create
 from teams.models import Namespace, Team
@@ -570,4 +571,24 @@ class Command(BaseCommand):
                     actor=admin,
                 )
             created += 1
+        if created:
+            self._pending_requests(users)
         return created
+
+    def _pending_requests(self, users) -> None:
+        """Something for the reviewers' inboxes: support/refund-reply v3 waits for staging
+        (alice or carol may approve), v2 for production (frank and grace may approve)."""
+        prompt = Prompt.objects.get(namespace__slug="support", name="refund-reply")
+        environments = {env.slug: env for env in Environment.objects.all()}
+        for requester, number, environment, why in (
+            ("bob", 3, "staging", "Stop promising refunds outside the policy window."),
+            ("alice", 2, "production", "State the refund window; reviewed in staging."),
+        ):
+            if environment in environments:
+                promotion_request(
+                    actor=users[requester],
+                    prompt=prompt,
+                    version=prompt.versions.get(number=number),
+                    environment=environments[environment],
+                    justification=why,
+                )
