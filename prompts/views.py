@@ -1,16 +1,21 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 
-from portal.errors import NotFound
-from prompts import selectors
+from portal.web import SlugChoiceField, error_status, found, require_or_403, submit
+from prompts import selectors, services
+from prompts.forms import PromptCreateForm, VersionForm
+from prompts.models import Prompt, PromptVersion
+from teams import permissions
+from teams.models import Namespace
+from teams.selectors import namespaces_visible_to
 
 
-def _prompt_or_404(request: HttpRequest, namespace: str, name: str):
-    try:
-        return selectors.prompt_get(user=request.user, namespace=namespace, name=name)
-    except NotFound as exc:
-        raise Http404(exc.detail) from exc
+def _prompt_or_404(request: HttpRequest, namespace: str, name: str) -> Prompt:
+    return found(selectors.prompt_get, user=request.user, namespace=namespace, name=name)
 
 
 @login_required
@@ -30,22 +35,24 @@ def prompt_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespon
     return render(
         request,
         "prompts/prompt_detail.html",
-        {"prompt": prompt, "deployments": deployed, "versions": versions},
+        {
+            "prompt": prompt,
+            "deployments": deployed,
+            "versions": versions,
+            "can_edit": permissions.can_edit_prompts(request.user, prompt.namespace),
+        },
     )
 
 
 @login_required
 def version_detail(request: HttpRequest, namespace: str, name: str, number: int) -> HttpResponse:
     prompt = _prompt_or_404(request, namespace, name)
-    try:
-        version = selectors.prompt_version_get(prompt=prompt, number=number)
-        against_number = request.GET.get("against")
-        if against_number is not None and against_number.isdigit():
-            against = selectors.prompt_version_get(prompt=prompt, number=int(against_number))
-        else:
-            against = version.parent
-    except NotFound as exc:
-        raise Http404(exc.detail) from exc
+    version = found(selectors.prompt_version_get, prompt=prompt, number=number)
+    against_number = request.GET.get("against")
+    if against_number is not None and against_number.isdigit():
+        against = found(selectors.prompt_version_get, prompt=prompt, number=int(against_number))
+    else:
+        against = version.parent
     diff = selectors.version_diff(old=against, new=version) if against else None
     return render(
         request,
@@ -56,5 +63,83 @@ def version_detail(request: HttpRequest, namespace: str, name: str, number: int)
             "against": against,
             "diff": diff,
             "other_versions": selectors.prompt_versions(prompt=prompt).exclude(pk=version.pk),
+            "can_edit": permissions.can_edit_prompts(request.user, prompt.namespace),
         },
     )
+
+
+def _editable_namespaces(request: HttpRequest) -> QuerySet[Namespace]:
+    editable = [
+        namespace.pk
+        for namespace in namespaces_visible_to(user=request.user)
+        if permissions.can_edit_prompts(request.user, namespace)
+    ]
+    return Namespace.objects.filter(pk__in=editable).select_related("team").order_by("slug")
+
+
+def _requested_namespace(request: HttpRequest) -> Namespace | None:
+    """The namespace a submitted form names, if the user may see it."""
+    field = SlugChoiceField(queryset=namespaces_visible_to(user=request.user))
+    try:
+        return field.clean(request.POST.get("namespace"))
+    except ValidationError:
+        return None
+
+
+def _prompt_form_page(
+    request: HttpRequest, form: PromptCreateForm, status: int = 200
+) -> HttpResponse:
+    context = {"form": form, "may_create": form.fields["namespace"].queryset.exists()}
+    return render(request, "prompts/prompt_form.html", context, status=status)
+
+
+@login_required
+def prompt_create(request: HttpRequest) -> HttpResponse:
+    namespaces = _editable_namespaces(request)
+    if request.method != "POST":
+        initial = {"namespace": request.GET.get("namespace")}
+        return _prompt_form_page(request, PromptCreateForm(namespaces=namespaces, initial=initial))
+    requested = _requested_namespace(request)
+    require_or_403(
+        requested is None or permissions.can_edit_prompts(request.user, requested),
+        "Only maintainers and owners of the namespace's team create prompts there.",
+    )
+    form = PromptCreateForm(request.POST, namespaces=namespaces)
+    prompt = submit(form, lambda data: services.prompt_create(actor=request.user, **data))
+    if form.errors:
+        return _prompt_form_page(request, form, status=error_status(form))
+    messages.success(request, f"Created {prompt.full_name}. Now write its first version.")
+    return redirect("prompts:detail", prompt.namespace.slug, prompt.name)
+
+
+@login_required
+def version_create(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    prompt = _prompt_or_404(request, namespace, name)
+    require_or_403(
+        permissions.can_edit_prompts(request.user, prompt.namespace),
+        f"Only maintainers and owners of {prompt.namespace.team.slug} write versions here.",
+    )
+    latest = selectors.prompt_versions(prompt=prompt).first()
+    if request.method != "POST":
+        form = VersionForm(kind=prompt.kind, initial=VersionForm.initial_from(latest))
+        return _version_form_page(request, prompt, latest, form)
+    form = VersionForm(request.POST, kind=prompt.kind)
+    version = submit(
+        form,
+        lambda data: services.version_create(prompt=prompt, author=request.user, **data),
+    )
+    if form.errors:
+        return _version_form_page(request, prompt, latest, form, status=error_status(form))
+    messages.success(request, f"Created version {version.number} of {prompt.full_name}.")
+    return redirect("prompts:version", prompt.namespace.slug, prompt.name, version.number)
+
+
+def _version_form_page(
+    request: HttpRequest,
+    prompt: Prompt,
+    latest: PromptVersion | None,
+    form: VersionForm,
+    status: int = 200,
+) -> HttpResponse:
+    context = {"prompt": prompt, "latest": latest, "form": form}
+    return render(request, "prompts/version_form.html", context, status=status)

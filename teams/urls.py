@@ -1,5 +1,41 @@
 from django.urls import path
 
+from portal import converters  # noqa: F401 - registers <token:> and <username:>
+from teams import views
+
 app_name = "teams"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("teams/<slug:team>/", views.team_detail, name="team"),
+    path("teams/<slug:team>/edit/", views.team_update, name="team_update"),
+    path("teams/<slug:team>/members/", views.member_add, name="member_add"),
+    path(
+        "teams/<slug:team>/members/<username:username>/role/", views.member_role, name="member_role"
+    ),
+    path(
+        "teams/<slug:team>/members/<username:username>/remove/",
+        views.member_remove,
+        name="member_remove",
+    ),
+    path("teams/<slug:team>/namespaces/", views.namespace_create, name="namespace_create"),
+    path("namespaces/<slug:namespace>/", views.namespace_detail, name="namespace"),
+    path("namespaces/<slug:namespace>/edit/", views.namespace_update, name="namespace_update"),
+    path("namespaces/<slug:namespace>/promotion-rights/", views.right_grant, name="right_grant"),
+    path(
+        "namespaces/<slug:namespace>/promotion-rights/revoke/",
+        views.right_revoke,
+        name="right_revoke",
+    ),
+    path(
+        "namespaces/<slug:namespace>/service-tokens/",
+        views.service_token_create,
+        name="service_token_create",
+    ),
+    path(
+        "namespaces/<slug:namespace>/service-tokens/<token:prefix>/revoke/",
+        views.service_token_revoke,
+        name="service_token_revoke",
+    ),
+    path("tokens/", views.token_list, name="tokens"),
+    path("tokens/<token:prefix>/revoke/", views.token_revoke, name="token_revoke"),
+]

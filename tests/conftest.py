@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 
 from prompts.models import Environment
@@ -69,3 +71,22 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _data_migration_rows(request):
+    """Transactional tests (browser, concurrency) end by flushing every table, the rows that
+    data migrations created included. Put those rows back before each such test."""
+    marker = request.node.get_closest_marker("django_db")
+    if not marker or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    for module in (
+        "prompts.migrations.0002_default_environments",
+        "approvals.migrations.0002_auditors_group_and_chain_head",
+    ):
+        migration = importlib.import_module(module)
+        forwards = getattr(migration, "create_environments", None) or migration.forwards
+        forwards(apps, None)

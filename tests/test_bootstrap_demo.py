@@ -49,6 +49,8 @@ def test_bootstrap_demo_builds_a_realistic_portfolio_and_is_idempotent(settings)
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_superuser
     assert admin.check_password("admin")
+    assert PromotionRequest.objects.filter(state="pending").count() == 2
+    assert verify().ok
 
 
 def test_production_mode_never_uses_the_well_known_admin_password(settings):

@@ -4,7 +4,10 @@ from playwright.sync_api import expect
 from prompts.services import deployment_set
 from tests.factories import UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def test_user_signs_in_and_opens_a_prompt_page(page, sign_in, prompt, make_version, environments):

@@ -1,0 +1,138 @@
+"""Portal forms for prompts and versions. They only parse: the services validate content."""
+
+import json
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+
+from portal.web import SlugChoiceField
+from prompts.models import Prompt, PromptVersion
+
+CHAT_EXAMPLE = json.dumps(
+    [
+        {"role": "system", "content": "You answer questions about {{product}}."},
+        {"role": "user", "content": "{{question}}"},
+    ],
+    indent=2,
+)
+
+
+def _comma_separated(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def _unix_newlines(value: str) -> str:
+    """Browsers send textarea lines ending in CRLF; versions keep the API's LF."""
+    return value.replace("\r\n", "\n")
+
+
+class JSONTextField(forms.CharField):
+    """JSON typed into a textarea: shown indented, parsed on submit, empty means None."""
+
+    widget = forms.Textarea
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+                code="invalid_json",
+            ) from exc
+        if _contains_nul(value):
+            raise forms.ValidationError("Text cannot contain NUL (\\u0000) characters.")
+        return value
+
+    def prepare_value(self, value: Any) -> str:
+        if value is None or isinstance(value, str):
+            return value or ""
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class PromptCreateForm(forms.Form):
+    namespace = SlugChoiceField(queryset=None, empty_label=None)
+    name = forms.CharField(
+        max_length=63, help_text="Lowercase letters, digits and hyphens, starting with a letter."
+    )
+    kind = forms.ChoiceField(choices=Prompt.Kind.choices, initial=Prompt.Kind.TEXT)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    tags = forms.CharField(required=False, help_text="Comma separated, e.g. billing, email.")
+
+    def __init__(self, *args: Any, namespaces: QuerySet, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+        self.fields["namespace"].queryset = namespaces
+
+    def clean_tags(self) -> list[str]:
+        return _comma_separated(self.cleaned_data["tags"])
+
+
+class VersionForm(forms.Form):
+    """A text prompt's template or a chat prompt's messages, with the settings of a version."""
+
+    template = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12, "class": "code"}), required=False, strip=False
+    )
+    messages = JSONTextField(
+        required=False,
+        help_text='A JSON list of {"role": …, "content": …}; roles: system, user, assistant, tool.',
+        widget=forms.Textarea(attrs={"rows": 14, "class": "code", "placeholder": CHAT_EXAMPLE}),
+    )
+    template_format = forms.ChoiceField(
+        choices=PromptVersion.TemplateFormat.choices,
+        initial=PromptVersion.TemplateFormat.MUSTACHE,
+    )
+    variables = forms.CharField(
+        required=False, help_text="Comma separated names the template uses, e.g. name, order_id."
+    )
+    model_config = JSONTextField(
+        required=False,
+        label="Model configuration",
+        help_text='Optional JSON object, e.g. {"model": "gpt-4o", "temperature": 0.2}.',
+        widget=forms.Textarea(attrs={"rows": 5, "class": "code"}),
+    )
+    message = forms.CharField(
+        label="Commit message",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why this change.",
+    )
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+        del self.fields["messages" if kind == Prompt.Kind.TEXT else "template"]
+
+    @classmethod
+    def initial_from(cls, version: PromptVersion | None) -> dict[str, Any]:
+        """Start from the latest version's content, so an edit is a change, not a retype."""
+        if version is None:
+            return {}
+        return {
+            "template": version.template,
+            "messages": version.messages,
+            "template_format": version.template_format,
+            "variables": ", ".join(version.variables),
+            "model_config": version.model_config or None,
+        }
+
+    def clean_template(self) -> str:
+        return _unix_newlines(self.cleaned_data["template"])
+
+    def clean_variables(self) -> list[str]:
+        return _comma_separated(self.cleaned_data["variables"])
+
+    def clean_message(self) -> str:
+        return _unix_newlines(self.cleaned_data["message"])

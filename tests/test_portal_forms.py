@@ -1,0 +1,323 @@
+"""The prompt and version forms of the portal: what they create, and how refusals show."""
+
+import json
+
+import pytest
+from django import forms
+from django.urls import reverse
+
+from portal.errors import Conflict, Invalid, PermissionDenied
+from portal.web import apply_domain_error, error_status
+from prompts.models import Prompt, PromptVersion
+from tests.factories import PromptFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(client, author):
+    """The maintainer `author` of the `support` namespace's team, signed in."""
+    client.force_login(author)
+    return client
+
+
+def _new_version_url(prompt: Prompt) -> str:
+    return reverse("prompts:version_create", args=[prompt.namespace.slug, prompt.name])
+
+
+def _text_version(**overrides) -> dict:
+    return {
+        "template": "Hello {{name}}",
+        "template_format": "mustache",
+        "variables": "name",
+        "model_config": "",
+        "message": "",
+        **overrides,
+    }
+
+
+# --- Prompt creation --------------------------------------------------------------------------
+
+
+def test_creating_a_prompt_redirects_to_its_page(signed_in, namespace):
+    response = signed_in.post(
+        reverse("prompts:create"),
+        {
+            "namespace": "support",
+            "name": "greeting",
+            "kind": "chat",
+            "description": "Says hello",
+            "tags": "onboarding, email,",
+        },
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("prompts:detail", args=["support", "greeting"])
+    prompt = Prompt.objects.get(namespace=namespace, name="greeting")
+    assert (prompt.kind, prompt.description) == ("chat", "Says hello")
+    assert sorted(prompt.tags.values_list("slug", flat=True)) == ["email", "onboarding"]
+    page = signed_in.get(response["Location"]).content.decode()
+    assert "Created support/greeting" in page
+
+
+def test_the_namespace_can_be_preset(signed_in, namespace):
+    response = signed_in.get(reverse("prompts:create"), {"namespace": "support"})
+
+    assert '<option value="support" selected>' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"name": "Bad Name"}, "name", "Enter a valid slug"),
+        ({"name": "-starts-with-dash"}, "name", "Enter a valid slug"),
+        ({"tags": "fine, Not A Tag"}, "tags", "Invalid tag"),
+        ({"kind": "poem"}, "kind", "Select a valid choice"),
+        ({"namespace": "no-such-namespace"}, "namespace", "Select a valid choice"),
+    ],
+    ids=["slug-with-space", "slug-with-dash", "bad-tag", "bad-kind", "unknown-namespace"],
+)
+def test_bad_prompt_input_is_shown_on_its_field_and_nothing_is_written(
+    signed_in, namespace, data, field, message
+):
+    response = signed_in.post(
+        reverse("prompts:create"),
+        {"namespace": "support", "name": "fine-name", "kind": "text", **data},
+    )
+
+    assert response.status_code == 422
+    assert any(message in error for error in response.context["form"].errors[field])
+    assert message in response.content.decode()
+    assert not Prompt.objects.exists()
+
+
+def test_a_duplicate_prompt_name_is_a_form_error(signed_in, prompt):
+    response = signed_in.post(
+        reverse("prompts:create"), {"namespace": "support", "name": prompt.name, "kind": "text"}
+    )
+
+    assert response.status_code == 422
+    assert "already exists" in " ".join(response.context["form"].non_field_errors())
+    assert Prompt.objects.count() == 1
+
+
+# --- Version creation -------------------------------------------------------------------------
+
+
+def test_the_form_starts_from_the_latest_version(signed_in, prompt, make_version):
+    make_version(prompt, text="First {{name}}")
+    make_version(prompt, text="Second {{name}}", model_config={"temperature": 0.3})
+
+    response = signed_in.get(_new_version_url(prompt))
+
+    form = response.context["form"]
+    assert "messages" not in form.fields
+    assert form["template"].value() == "Second {{name}}"
+    assert form["variables"].value() == "name"
+    assert json.loads(form["model_config"].value()) == {"temperature": 0.3}
+    assert "the new version will be v3" in response.content.decode()
+
+
+def test_creating_versions_shows_the_diff_against_the_parent(signed_in, prompt, author):
+    first = signed_in.post(_new_version_url(prompt), _text_version(message="first cut"))
+    second = signed_in.post(
+        _new_version_url(prompt),
+        _text_version(
+            template="Hello {{name}},\r\nthanks for writing.",
+            model_config='{"temperature": 0.2}',
+            message="friendlier",
+        ),
+    )
+
+    assert first.status_code == 302
+    assert second.status_code == 302
+    assert second["Location"] == reverse(
+        "prompts:version", args=[prompt.namespace.slug, prompt.name, 2]
+    )
+    version = PromptVersion.objects.get(prompt=prompt, number=2)
+    assert version.template == "Hello {{name}},\nthanks for writing."
+    assert version.model_config == {"temperature": 0.2}
+    assert (version.author, version.message, version.parent.number) == (author, "friendlier", 1)
+    page = signed_in.get(second["Location"]).content.decode()
+    assert "+Hello {{name}}," in page
+    assert "-Hello {{name}}" in page
+    assert "Created version 2 of support/refund-reply." in page
+
+
+def test_an_undeclared_variable_is_named_on_the_page(signed_in, prompt):
+    response = signed_in.post(
+        _new_version_url(prompt), _text_version(template="Hello {{name}}, order {{order_id}}")
+    )
+
+    assert response.status_code == 422
+    errors = response.context["form"].errors["variables"]
+    assert errors == ["used in the template but not declared: order_id"]
+    assert "used in the template but not declared: order_id" in response.content.decode()
+    assert not PromptVersion.objects.exists()
+
+
+def test_a_version_identical_to_its_parent_is_refused(signed_in, prompt, make_version):
+    make_version(prompt, text="Hello {{name}}")
+
+    response = signed_in.post(_new_version_url(prompt), _text_version(message="no change"))
+
+    assert response.status_code == 422
+    assert "identical to version 1" in " ".join(response.context["form"].non_field_errors())
+    assert "identical to version 1" in response.content.decode()
+    assert PromptVersion.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("model_config", "message"),
+    [
+        ("{temperature: 0.2}", "This is not valid JSON"),
+        ('["a list"]', "model_config must be a JSON object."),
+        ('{"temperature": 7}', "&#x27;temperature&#x27; must be a number from 0.0 to 2.0."),
+    ],
+    ids=["not-json", "not-an-object", "out-of-range"],
+)
+def test_bad_model_config_is_shown_on_its_field(signed_in, prompt, model_config, message):
+    response = signed_in.post(_new_version_url(prompt), _text_version(model_config=model_config))
+
+    assert response.status_code == 422
+    assert "model_config" in response.context["form"].errors
+    assert message in response.content.decode()
+    assert not PromptVersion.objects.exists()
+
+
+def test_an_empty_template_and_a_bad_format_are_refused(signed_in, prompt):
+    empty = signed_in.post(_new_version_url(prompt), _text_version(template="  ", variables=""))
+    bad_format = signed_in.post(_new_version_url(prompt), _text_version(template_format="erb"))
+
+    assert empty.status_code == 422
+    assert empty.context["form"].errors["template"] == ["A text prompt needs a non-empty template."]
+    assert bad_format.status_code == 422
+    assert "template_format" in bad_format.context["form"].errors
+    assert not PromptVersion.objects.exists()
+
+
+def test_chat_versions_take_messages_as_json(signed_in, namespace):
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+    messages = [
+        {"role": "system", "content": "You help with {{product}}."},
+        {"role": "user", "content": "{{question}}"},
+    ]
+
+    form_page = signed_in.get(_new_version_url(chat))
+    created = signed_in.post(
+        _new_version_url(chat),
+        {
+            "messages": json.dumps(messages),
+            "template_format": "mustache",
+            "variables": "question, product",
+        },
+    )
+
+    assert "template" not in form_page.context["form"].fields
+    assert created.status_code == 302
+    version = PromptVersion.objects.get(prompt=chat)
+    assert version.messages == messages
+    assert version.variables == ["product", "question"]
+    prefilled = signed_in.get(_new_version_url(chat)).context["form"]["messages"].value()
+    assert json.loads(prefilled) == messages
+
+
+@pytest.mark.parametrize(
+    ("messages", "error"),
+    [
+        ("", "A chat prompt needs a non-empty list of messages."),
+        ('[{"role": "wizard", "content": "hi"}]', "Message 0 has role"),
+        ('[{"role": "user"', "This is not valid JSON"),
+    ],
+    ids=["missing", "bad-role", "not-json"],
+)
+def test_bad_chat_messages_are_shown_on_their_field(signed_in, namespace, messages, error):
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+
+    response = signed_in.post(
+        _new_version_url(chat), {"messages": messages, "template_format": "mustache"}
+    )
+
+    assert response.status_code == 422
+    assert any(error in message for message in response.context["form"].errors["messages"])
+    assert not PromptVersion.objects.exists()
+
+
+def test_a_retired_prompt_takes_no_versions(signed_in, prompt):
+    Prompt.objects.filter(pk=prompt.pk).update(state=Prompt.State.RETIRED)
+
+    response = signed_in.post(_new_version_url(prompt), _text_version())
+
+    assert response.status_code == 422
+    assert "retired" in " ".join(response.context["form"].non_field_errors())
+    assert not PromptVersion.objects.exists()
+
+
+# --- Mapping domain errors onto forms ---------------------------------------------------------
+
+
+class _Form(forms.Form):
+    name = forms.CharField()
+
+
+def _valid_form() -> _Form:
+    form = _Form({"name": "x"})
+    assert form.is_valid()
+    return form
+
+
+def test_invalid_lands_on_known_fields_and_the_rest_on_the_form():
+    form = _valid_form()
+
+    apply_domain_error(
+        form, Invalid("bad", errors={"name": ["Bad name."], "elsewhere": ["Somewhere else."]})
+    )
+
+    assert form.errors["name"] == ["Bad name."]
+    assert form.non_field_errors() == ["Somewhere else."]
+    assert error_status(form) == 422
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(Conflict("Taken."), 422), (PermissionDenied("Not yours."), 403), (Invalid("Odd."), 422)],
+)
+def test_other_domain_errors_are_non_field_errors(error, status):
+    form = _valid_form()
+
+    apply_domain_error(form, error)
+
+    assert form.non_field_errors() == [error.detail]
+    assert error_status(form) == status
+
+
+# --- Input no text column can hold ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url_of", "data"),
+    [
+        (lambda p: reverse("prompts:create"), {"namespace": "sup\x00port", "name": "x"}),
+        (lambda p: reverse("prompts:create"), {"namespace": "support", "name": "x\x00y"}),
+        (lambda p: _new_version_url(p), _text_version(template="Hi\x00")),
+        (lambda p: _new_version_url(p), _text_version(model_config='{"model": "a\\u0000"}')),
+        (
+            lambda p: reverse("teams:right_grant", args=["support"]),
+            {"environment": "stag\x00ing", "username": "author"},
+        ),
+        (
+            lambda p: reverse("teams:member_add", args=[p.namespace.team.slug]),
+            {"username": "auth\x00or", "role": "viewer"},
+        ),
+        (lambda p: reverse("teams:tokens"), {"name": "lap\x00top"}),
+    ],
+    ids=["namespace", "name", "template", "model-config", "environment", "username", "token"],
+)
+def test_nul_characters_are_form_errors_not_server_errors(client, staff, prompt, url_of, data):
+    client.force_login(staff)
+
+    response = client.post(url_of(prompt), {"kind": "text", **data})
+
+    assert response.status_code == 422
+    assert not PromptVersion.objects.exists()
+    assert Prompt.objects.count() == 1
