@@ -69,6 +69,16 @@ urlpatterns = [
         approvals_api.DeploymentHistory.as_view(),
         name="api-deployment-history",
     ),
+    path(
+        "resolve/<slug:namespace>/<slug:name>/",
+        prompts_api.Resolve.as_view(),
+        name="api-resolve",
+    ),
+    path(
+        "resolve/<slug:namespace>/<slug:name>/render/",
+        prompts_api.Render.as_view(),
+        name="api-render",
+    ),
     path("promotions/", approvals_api.PromotionListCreate.as_view(), name="api-promotions"),
     path("promotions/<int:pk>/", approvals_api.PromotionDetail.as_view(), name="api-promotion"),
     path(

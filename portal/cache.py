@@ -17,6 +17,14 @@ def cache_get(key: str, default: Any = None) -> Any:
         return default
 
 
+def cache_get_many(keys: list[str]) -> dict[str, Any]:
+    try:
+        return cache.get_many(keys)
+    except Exception:
+        logger.warning("cache get_many failed", exc_info=True)
+        return {}
+
+
 def cache_set(key: str, value: Any, timeout: int) -> None:
     try:
         cache.set(key, value, timeout)

@@ -10,9 +10,12 @@ class DomainError(Exception):
     status = 400
     title = "Request failed"
 
-    def __init__(self, detail: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, code: str | None = None, extensions: dict | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.extensions = extensions or {}
         if code:
             self.code = code
 
@@ -33,6 +36,12 @@ class Conflict(DomainError):
     code = "conflict"
     status = 409
     title = "Conflict"
+
+
+class Gone(DomainError):
+    code = "gone"
+    status = 410
+    title = "Gone"
 
 
 class Invalid(DomainError):

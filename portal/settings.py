@@ -128,6 +128,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "portal"),
+            # Fail fast when Redis is away: callers fall back to the database.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -153,6 +155,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
 }
+
+# Resolve answers may be reused by clients for this long (Cache-Control: private, max-age).
+RESOLVE_MAX_AGE_SECONDS = int(os.environ.get("RESOLVE_MAX_AGE_SECONDS", "5"))
 
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,14 +1,20 @@
-"""API for environments, prompts and their versions."""
+"""API for environments, prompts, their versions, and resolving / rendering them."""
 
+import datetime as dt
+
+from django.conf import settings
+from django.utils.http import http_date
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from portal.api.permissions import IsPersonOrServiceReading
+from portal.api.permissions import IsPersonOrService, IsPersonOrServiceReading
+from portal.api.schema import ProblemSerializer
 from portal.api.views import parse, parse_query
 from portal.errors import Invalid, NotFound
-from prompts import selectors, services
+from prompts import resolve, selectors, services
 from prompts import serializers as s
 from prompts.filters import PromptFilter
 from prompts.models import Environment, Prompt, PromptVersion
@@ -155,3 +161,74 @@ class VersionDiff(PromptScoped, generics.GenericAPIView):
                 "diff": diff.unified,
             }
         )
+
+
+def _resolve_headers(response: Response, resolved: resolve.Resolved) -> Response:
+    response["ETag"] = resolved.etag
+    response["Cache-Control"] = f"private, max-age={settings.RESOLVE_MAX_AGE_SECONDS}"
+    response["Vary"] = "Authorization, Cookie"
+    deprecation = resolved.deprecation
+    if deprecation:
+        deprecated_at = dt.datetime.fromisoformat(deprecation["deprecated_at"])
+        response["Deprecation"] = f"@{int(deprecated_at.timestamp())}"
+        if deprecation["sunset_at"]:
+            sunset = dt.datetime.fromisoformat(deprecation["sunset_at"])
+            response["Sunset"] = http_date(sunset.timestamp())
+        if deprecation["successor"]:
+            response["Link"] = (
+                f'</api/v1/resolve/{deprecation["successor"]}/>; rel="successor-version"'
+            )
+    return response
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+class Resolve(APIView):
+    permission_classes = [IsPersonOrServiceReading]
+
+    @extend_schema(
+        parameters=[s.ResolveQuerySerializer],
+        responses={200: s.ResolvedSerializer, 304: None, 410: ProblemSerializer},
+        description="What a service runs now. Strong ETag; `If-None-Match` answers 304. "
+        "Deprecated prompts carry `Deprecation`, `Sunset` and `Link` headers.",
+    )
+    def get(self, request: Request, namespace: str, name: str) -> Response:
+        query = parse_query(s.ResolveQuerySerializer, request)
+        resolved = resolve.resolve(
+            user=request.user,
+            namespace=namespace,
+            name=name,
+            environment=query["environment"],
+            version=query.get("version"),
+        )
+        if _matches(request.headers.get("If-None-Match", ""), resolved.etag):
+            return _resolve_headers(Response(status=status.HTTP_304_NOT_MODIFIED), resolved)
+        return _resolve_headers(Response(resolved.body), resolved)
+
+
+class Render(APIView):
+    permission_classes = [IsPersonOrService]
+
+    @extend_schema(
+        request=s.RenderRequestSerializer,
+        responses={200: s.RenderedSerializer, 410: ProblemSerializer},
+        description="Resolve, then fill in the variables. Missing or unknown variables, "
+        "template errors and sandbox refusals answer 422 naming them.",
+    )
+    def post(self, request: Request, namespace: str, name: str) -> Response:
+        data = parse(s.RenderRequestSerializer, request)
+        resolved = resolve.resolve(
+            user=request.user,
+            namespace=namespace,
+            name=name,
+            environment=data["environment"],
+            version=data.get("version"),
+        )
+        rendered = resolve.render_resolved(resolved, data["variables"])
+        response = Response({**resolved.body, "rendered": rendered})
+        response = _resolve_headers(response, resolved)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -38,6 +38,14 @@ class Prompt(models.Model):
     description = models.TextField(blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="prompts")
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    deprecated_at = models.DateTimeField(null=True, blank=True)
+    deprecation_reason = models.TextField(blank=True)
+    sunset_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a deprecated prompt stops being served."
+    )
+    successor = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="predecessors"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -147,3 +147,61 @@ class DiffQuerySerializer(serializers.Serializer):
     against = serializers.IntegerField(
         required=False, min_value=1, help_text="Version number to compare with; default parent."
     )
+
+
+class ResolveQuerySerializer(serializers.Serializer):
+    environment = serializers.SlugField(default="production")
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text="Pin a version instead of the deployment.",
+    )
+    subject = serializers.CharField(
+        required=False, max_length=200, help_text="Who the call is for (sticky experiment arms)."
+    )
+
+
+class RenderRequestSerializer(ResolveQuerySerializer):
+    variables = serializers.DictField(default=dict, help_text="Variable name → value.")
+
+
+class IncludedPromptSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    template = serializers.CharField()
+    template_format = serializers.CharField()
+    variables = serializers.ListField(child=serializers.CharField())
+
+
+class DeprecationSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    deprecated_at = serializers.DateTimeField()
+    sunset_at = serializers.DateTimeField(allow_null=True)
+    successor = serializers.CharField(allow_null=True)
+
+
+class ResolvedSerializer(serializers.Serializer):
+    """Documentation of what resolve answers (the body is built by prompts.resolve)."""
+
+    prompt = serializers.CharField()
+    version = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Prompt.Kind.choices)
+    template = serializers.CharField(allow_null=True)
+    messages = MessageSerializer(many=True, allow_null=True)
+    template_format = serializers.CharField()
+    variables = serializers.ListField(child=serializers.CharField())
+    required_variables = serializers.ListField(
+        child=serializers.CharField(), help_text="Own variables and those of included prompts."
+    )
+    model_config = serializers.DictField()
+    environment = serializers.CharField()
+    state = serializers.CharField()
+    includes = serializers.DictField(child=IncludedPromptSerializer())
+    experiment = serializers.DictField(allow_null=True)
+    deprecation = DeprecationSerializer(allow_null=True)
+
+
+class RenderedSerializer(ResolvedSerializer):
+    rendered = serializers.JSONField(help_text="Text, or the chat messages with variables filled.")

@@ -12,6 +12,8 @@ from approvals.audit import audit
 from portal.errors import Conflict, Invalid
 from portal.validation import clean_or_invalid, conflict_on_integrity_error
 from portal.validators import SLUG_HELP, slug_validator
+from prompts import resolve as resolve_cache
+from prompts.composition import check_includes
 from prompts.content import build_content
 from prompts.models import Deployment, Environment, Prompt, PromptVersion, Tag
 from teams import permissions
@@ -138,6 +140,7 @@ def version_create(
     )
     if not isinstance(message, str):
         raise Invalid.field("message", "The message must be text.")
+    check_includes(prompt=prompt, content=content, author=author)
     locked = Prompt.objects.select_for_update().get(pk=prompt.pk)
     if locked.state == Prompt.State.RETIRED:
         raise Conflict(f"{prompt.full_name} is retired; reactivate it first.", code="retired")
@@ -214,6 +217,7 @@ def deployment_set(
         f"{prompt.full_name} in {environment.slug} was deployed concurrently; try again."
     ):
         deployment.save()
+    resolve_cache.invalidate(environments=[environment.slug])
     audit(
         actor=actor,
         action=action,

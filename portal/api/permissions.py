@@ -21,3 +21,10 @@ class IsPersonOrServiceReading(BasePermission):
         if isinstance(request.user, ServicePrincipal):
             return request.method in SAFE_METHODS
         return is_user(request.user)
+
+
+class IsPersonOrService(BasePermission):
+    """People and service tokens alike (resolve and render, which only read)."""
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, ServicePrincipal) or is_user(request.user)

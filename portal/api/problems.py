@@ -34,7 +34,12 @@ _TITLES = {
 
 
 def problem_body(
-    *, status_code: int, code: str, detail: str, errors: Mapping[str, list[str]] | None = None
+    *,
+    status_code: int,
+    code: str,
+    detail: str,
+    errors: Mapping[str, list[str]] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_BASE}{code}",
@@ -45,6 +50,8 @@ def problem_body(
     }
     if errors:
         body["errors"] = dict(errors)
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)
     return body
 
 
@@ -121,7 +128,13 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         headers["Allow"] = ", ".join(view.allowed_methods)
     set_rollback()
     return Response(
-        problem_body(status_code=status_code, code=code, detail=detail, errors=errors),
+        problem_body(
+            status_code=status_code,
+            code=code,
+            detail=detail,
+            errors=errors,
+            extensions=getattr(exc, "extensions", None),
+        ),
         status=status_code,
         headers=headers,
         content_type=PROBLEM_CONTENT_TYPE,

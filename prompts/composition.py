@@ -1,0 +1,95 @@
+"""Prompts that include other prompts: existence, kind and cycle checks at version creation."""
+
+from django.db.models import Q
+
+from portal.errors import Invalid
+from prompts.content import VersionContent
+from prompts.models import Deployment, Prompt, PromptVersion
+from prompts.templating import includes
+from teams.permissions import Principal, namespaces_visible_to
+
+MAX_INCLUDE_DEPTH = 8
+
+
+def version_includes(version: PromptVersion) -> set[str]:
+    sources = (
+        [m["content"] for m in version.messages or []]
+        if version.messages is not None
+        else [version.template]
+    )
+    return includes(version.template_format, sources)
+
+
+def prompts_named(names: set[str]) -> dict[str, Prompt]:
+    if not names:
+        return {}
+    query = Q()
+    for full_name in names:
+        namespace, _, name = full_name.partition("/")
+        query |= Q(namespace__slug=namespace, name=name)
+    return {p.full_name: p for p in Prompt.objects.filter(query).select_related("namespace")}
+
+
+def _edges(prompt_ids: list[int]) -> dict[int, set[str]]:
+    """Includes of each prompt's latest and deployed versions (what could be composed)."""
+    versions = PromptVersion.objects.filter(
+        Q(prompt_id__in=prompt_ids)
+        & (
+            Q(pk__in=Deployment.objects.filter(prompt_id__in=prompt_ids).values("version_id"))
+            | Q(children__isnull=True)
+        )
+    ).distinct()
+    edges: dict[int, set[str]] = {pk: set() for pk in prompt_ids}
+    for version in versions:
+        edges[version.prompt_id] |= version_includes(version)
+    return edges
+
+
+def check_includes(*, prompt: Prompt, content: VersionContent, author: Principal) -> None:
+    """Included prompts exist, are visible to the author, are text prompts, and no chain of
+    includes leads back to `prompt`."""
+    names = includes(content.template_format, content.sources())
+    if not names:
+        return
+    found = prompts_named(names)
+    visible = set(
+        namespaces_visible_to(user=author)
+        .filter(pk__in=[p.namespace_id for p in found.values()])
+        .values_list("pk", flat=True)
+    )
+    missing = sorted(n for n in names if n not in found or found[n].namespace_id not in visible)
+    if missing:
+        raise Invalid.field("template", f"Included prompts do not exist: {', '.join(missing)}.")
+    chat = sorted(n for n, p in found.items() if p.kind != Prompt.Kind.TEXT)
+    if chat:
+        raise Invalid.field("template", f"Only text prompts can be included: {', '.join(chat)}.")
+    path = _path_back_to(prompt, found)
+    if path:
+        raise Invalid.field(
+            "template",
+            "Includes would form a cycle: " + " → ".join([prompt.full_name, *path]) + ".",
+            code="include_cycle",
+        )
+
+
+def _path_back_to(prompt: Prompt, first: dict[str, Prompt]) -> list[str] | None:
+    """Breadth-first over includes; the chain of names back to `prompt`, if there is one."""
+    frontier = {p.pk: [name] for name, p in first.items()}
+    seen: set[int] = set()
+    for _ in range(MAX_INCLUDE_DEPTH + 1):
+        if prompt.pk in frontier:
+            return frontier[prompt.pk]
+        seen |= set(frontier)
+        edges = _edges(list(frontier))
+        next_names = {name for names in edges.values() for name in names}
+        targets = prompts_named(next_names)
+        following: dict[int, list[str]] = {}
+        for source_id, names in edges.items():
+            for name in names:
+                target = targets.get(name)
+                if target and target.pk not in seen and target.pk not in following:
+                    following[target.pk] = [*frontier[source_id], name]
+        if not following:
+            return None
+        frontier = following
+    raise Invalid.field("template", f"Includes nest deeper than {MAX_INCLUDE_DEPTH} levels.")

@@ -1,0 +1,429 @@
+"""Serving prompts: resolve and render, HTTP caching, the server-side cache, deprecation."""
+
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from approvals.services import promotion_approve, promotion_request, rollback
+from prompts.lifecycle import prompt_deprecate, prompt_retire
+from prompts.models import Environment
+from prompts.services import deployment_set, prompt_create, version_create
+from prompts.templating import placeholders
+from teams.services import promotion_right_grant
+from tests.api.conftest import personal_client, problem, service_client
+from tests.factories import (
+    MembershipFactory,
+    NamespaceFactory,
+    PromptFactory,
+    UserFactory,
+    system_actor,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+class World:
+    def __init__(self):
+        self.admin = system_actor()
+        self.namespace = NamespaceFactory(slug="support", visibility="private")
+        self.env = {e.slug: e for e in Environment.objects.all()}
+        self.prompt = PromptFactory(namespace=self.namespace, name="greet")
+        self.versions = [
+            version_create(
+                prompt=self.prompt,
+                author=self.admin,
+                template=text,
+                variables=["name"],
+                model_config={"temperature": 0.1 * i},
+            )
+            for i, text in enumerate(["Hello {{name}}", "Hi {{name}}", "Hey {{name}}"], 1)
+        ]
+        for slug, index in (("development", 2), ("staging", 1), ("production", 0)):
+            self.deploy(slug, index)
+        self.service = service_client(actor=self.admin, namespaces=[self.namespace])
+
+    def deploy(self, environment, index):
+        deployment_set(
+            prompt=self.prompt,
+            environment=self.env[environment],
+            version=self.versions[index],
+            actor=self.admin,
+            action="deployment.seeded",
+        )
+
+    def get(self, path="support/greet", client=None, **headers):
+        return (client or self.service).get(f"/api/v1/resolve/{path}/", **headers)
+
+
+@pytest.fixture
+def world(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return World()
+
+
+def test_resolve_returns_what_each_environment_runs_and_pinned_versions(world):
+    for environment, number in (("development", 3), ("staging", 2), ("production", 1)):
+        body = world.service.get(
+            "/api/v1/resolve/support/greet/", {"environment": environment}
+        ).json()
+        assert (body["version"], body["environment"]) == (number, environment)
+        version = world.versions[number - 1]
+        assert body["sha256"] == version.sha256
+        assert body["template"] == version.template
+        assert body["model_config"] == version.model_config
+        assert body["variables"] == ["name"]
+        assert body["kind"] == "text"
+        assert body["messages"] is None
+        assert body["experiment"] is None
+
+    default = world.get().json()
+    pinned = world.service.get("/api/v1/resolve/support/greet/", {"version": 3}).json()
+    assert default["version"] == 1
+    assert default["environment"] == "production"
+    assert (pinned["version"], pinned["template"]) == (3, "Hey {{name}}")
+
+
+def test_errors_are_problems(world):
+    unknown_env = world.service.get("/api/v1/resolve/support/greet/", {"environment": "moon"})
+    no_version = world.service.get("/api/v1/resolve/support/greet/", {"version": 9})
+    PromptFactory(namespace=world.namespace, name="undeployed")
+    undeployed = world.get("support/undeployed")
+    other = PromptFactory(namespace=NamespaceFactory(slug="elsewhere"), name="theirs")
+
+    assert unknown_env.status_code == 422
+    assert "environment" in problem(unknown_env)["errors"]
+    assert no_version.status_code == 404
+    assert problem(undeployed)["code"] == "not_deployed"
+    assert world.get(other.full_name).status_code == 404
+    assert world.get("support/nope").status_code == 404
+
+
+def test_http_caching_etag_304_and_headers(world):
+    first = world.get()
+
+    assert first.status_code == 200
+    etag = first["ETag"]
+    assert etag.startswith('"')
+    assert len(etag) == 66
+    assert first["Cache-Control"] == "private, max-age=5"
+    assert "Authorization" in first["Vary"]
+    again = world.get(HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == etag
+    assert world.get(HTTP_IF_NONE_MATCH=f'"other", W/{etag}').status_code == 304
+    assert world.get(HTTP_IF_NONE_MATCH='"stale"').status_code == 200
+
+
+def test_a_promotion_changes_the_answer_and_etag_at_once(world, django_capture_on_commit_callbacks):
+    before = world.get()
+    team = world.namespace.team
+    writer, r1, r2 = (UserFactory(username=n) for n in ("writer", "r1", "r2"))
+    MembershipFactory(team=team, user=writer, role="maintainer")
+    for reviewer in (r1, r2):
+        promotion_right_grant(
+            actor=world.admin,
+            namespace=world.namespace,
+            environment=world.env["production"],
+            user=reviewer,
+        )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        request = promotion_request(
+            actor=writer,
+            prompt=world.prompt,
+            version=world.versions[1],
+            environment=world.env["production"],
+            justification="go",
+        )
+        promotion_approve(actor=r1, request=request)
+        promotion_approve(actor=r2, request=request)
+    after = world.get(HTTP_IF_NONE_MATCH=before["ETag"])
+
+    assert after.status_code == 200
+    assert after.json()["version"] == 2
+    assert after["ETag"] != before["ETag"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rollback(
+            actor=r1,
+            prompt=world.prompt,
+            environment=world.env["production"],
+            justification="incident",
+        )
+    rolled_back = world.get(HTTP_IF_NONE_MATCH=after["ETag"])
+
+    assert rolled_back.status_code == 200
+    assert rolled_back.json()["version"] == 1
+    assert rolled_back["ETag"] == before["ETag"]
+
+
+def test_warm_resolve_with_a_service_token_touches_no_database(
+    world, django_assert_num_queries, django_assert_max_num_queries
+):
+    cache.clear()
+    with django_assert_max_num_queries(3):
+        cold = world.get()
+    with django_assert_num_queries(0):
+        warm = world.get()
+
+    assert cold.status_code == warm.status_code == 200
+    assert warm.json() == cold.json()
+
+
+def test_a_cold_resolve_with_a_warm_token_costs_one_query(world, django_assert_num_queries):
+    world.get()
+    cache.delete(f"{cache.key_prefix}:resolve:gen:production")
+    cache.set("resolve:gen:production", "fresh-generation", None)
+
+    with django_assert_num_queries(1):
+        assert world.get().json()["version"] == 1
+
+
+def test_resolve_answers_from_the_database_when_redis_is_down(world, settings, caplog):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+
+    response = world.get()
+    rendered = world.service.post(
+        "/api/v1/resolve/support/greet/render/", {"variables": {"name": "Ada"}}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["version"] == 1
+    assert rendered.json()["rendered"] == "Hello Ada"
+    assert "cache get" in caplog.text
+
+
+class TestDeprecation:
+    def test_deprecated_prompts_carry_headers(self, world, django_capture_on_commit_callbacks):
+        successor = prompt_create(actor=world.admin, namespace=world.namespace, name="greet-v2")
+        sunset = timezone.now() + dt.timedelta(days=30)
+        before = world.get()
+
+        with django_capture_on_commit_callbacks(execute=True):
+            prompt_deprecate(
+                actor=world.admin,
+                prompt=world.prompt,
+                reason="Use greet-v2",
+                sunset_at=sunset,
+                successor=successor,
+            )
+        response = world.get(HTTP_IF_NONE_MATCH=before["ETag"])
+
+        assert response.status_code == 200
+        assert response["Deprecation"].startswith("@")
+        assert abs(int(response["Deprecation"][1:]) - timezone.now().timestamp()) < 60
+        assert response["Sunset"].endswith("GMT")
+        assert response["Link"] == '</api/v1/resolve/support/greet-v2/>; rel="successor-version"'
+        assert response.json()["deprecation"]["reason"] == "Use greet-v2"
+        assert response.json()["state"] == "deprecated"
+
+    def test_retired_prompts_answer_410_naming_the_successor(
+        self, world, django_capture_on_commit_callbacks
+    ):
+        successor = prompt_create(actor=world.admin, namespace=world.namespace, name="greet-v2")
+        world.get()
+        with django_capture_on_commit_callbacks(execute=True):
+            prompt_deprecate(
+                actor=world.admin, prompt=world.prompt, reason="old", successor=successor
+            )
+            prompt_retire(actor=world.admin, prompt=world.prompt)
+
+        response = world.get()
+
+        assert response.status_code == 410
+        body = problem(response)
+        assert body["successor"] == "support/greet-v2"
+        assert "support/greet-v2" in body["detail"]
+
+
+class TestRender:
+    def render(self, world, variables, path="support/greet", **extra):
+        return world.service.post(
+            f"/api/v1/resolve/{path}/render/", {"variables": variables, **extra}, format="json"
+        )
+
+    def test_text(self, world):
+        response = self.render(world, {"name": "Ada"}, environment="development")
+
+        assert response.status_code == 200
+        assert response.json()["rendered"] == "Hey Ada"
+        assert response.json()["version"] == 3
+
+    def test_chat(self, world):
+        chat = prompt_create(actor=world.admin, namespace=world.namespace, name="chat", kind="chat")
+        version = version_create(
+            prompt=chat,
+            author=world.admin,
+            variables=["q", "who"],
+            messages=[
+                {"role": "system", "content": "Help {{who}}."},
+                {"role": "user", "content": "{{q}}"},
+            ],
+        )
+        deployment_set(
+            prompt=chat,
+            environment=world.env["production"],
+            version=version,
+            actor=world.admin,
+            action="deployment.seeded",
+        )
+
+        response = self.render(world, {"q": "Why?", "who": "Ada"}, path="support/chat")
+
+        assert response.json()["rendered"] == [
+            {"role": "system", "content": "Help Ada."},
+            {"role": "user", "content": "Why?"},
+        ]
+
+    def test_missing_and_unknown_variables_are_named(self, world):
+        missing = self.render(world, {})
+        unknown = self.render(world, {"name": "x", "tone": "warm"})
+
+        assert missing.status_code == unknown.status_code == 422
+        assert "missing: name" in problem(missing)["detail"]
+        assert "unknown: tone" in problem(unknown)["detail"]
+
+    @pytest.mark.parametrize(
+        ("template", "code"),
+        [
+            ("{{ name.__class__ }}", "sandbox"),
+            ("{{ name.__class__.__mro__[1].__subclasses__() }}", "sandbox"),
+            ("{{ cycler.__init__.__globals__ }}", "sandbox"),
+            ("{{ self.__init__.__globals__.__builtins__ }}", "sandbox"),
+            ("{{ settings.SECRET_KEY }}", "undefined"),
+            ("{{ name|attr('__class__') }}", "sandbox"),
+            ("{{ 'x' * 100000000 }}", "sandbox"),
+            ("{% for i in range(100000) %}{{ name * 50 }}{% endfor %}", "too_large"),
+            (
+                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                "too_slow",
+            ),
+            ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "render_error"),
+        ],
+    )
+    def test_jinja2_sandbox_refuses_escapes_and_runaways(self, world, template, code):
+        prompt = prompt_create(actor=world.admin, namespace=world.namespace, name="jin")
+        variables = sorted(placeholders("jinja2", [template]))
+        version = version_create(
+            prompt=prompt,
+            author=world.admin,
+            template=template,
+            template_format="jinja2",
+            variables=variables,
+        )
+        deployment_set(
+            prompt=prompt,
+            environment=world.env["production"],
+            version=version,
+            actor=world.admin,
+            action="deployment.seeded",
+        )
+
+        response = self.render(world, dict.fromkeys(variables, "Ada"), path="support/jin")
+
+        assert response.status_code == 422, response.content
+        assert problem(response)["code"] == code
+
+
+class TestComposition:
+    @pytest.fixture
+    def composed(self, world, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            footer = prompt_create(actor=world.admin, namespace=world.namespace, name="footer")
+            world.footer_versions = [
+                version_create(prompt=footer, author=world.admin, template=text, variables=["team"])
+                for text in ("-- {{team}}", "Regards, {{team}}")
+            ]
+            for slug in ("production", "staging"):
+                deployment_set(
+                    prompt=footer,
+                    environment=world.env[slug],
+                    version=world.footer_versions[0 if slug == "production" else 1],
+                    actor=world.admin,
+                    action="deployment.seeded",
+                )
+            body = prompt_create(actor=world.admin, namespace=world.namespace, name="letter")
+            version = version_create(
+                prompt=body,
+                author=world.admin,
+                template="Dear {{name}},\n{{> support/footer}}",
+                variables=["name"],
+            )
+            for slug in ("production", "staging"):
+                deployment_set(
+                    prompt=body,
+                    environment=world.env[slug],
+                    version=version,
+                    actor=world.admin,
+                    action="deployment.seeded",
+                )
+        world.footer = footer
+        world.letter = body
+        return world
+
+    def test_includes_resolve_in_the_same_environment(self, composed):
+        def rendered(environment):
+            return composed.service.post(
+                "/api/v1/resolve/support/letter/render/",
+                {"environment": environment, "variables": {"name": "Ada", "team": "Support"}},
+                format="json",
+            ).json()
+
+        production, staging = rendered("production"), rendered("staging")
+        assert production["rendered"] == "Dear Ada,\n-- Support"
+        assert staging["rendered"] == "Dear Ada,\nRegards, Support"
+        assert production["required_variables"] == ["name", "team"]
+        assert production["includes"]["support/footer"]["version"] == 1
+
+    def test_an_included_deployment_changes_the_etag(
+        self, composed, django_capture_on_commit_callbacks
+    ):
+        before = composed.get("support/letter")["ETag"]
+        with django_capture_on_commit_callbacks(execute=True):
+            deployment_set(
+                prompt=composed.footer,
+                environment=composed.env["production"],
+                version=composed.footer_versions[1],
+                actor=composed.admin,
+                action="deployment.seeded",
+            )
+
+        after = composed.get("support/letter")
+
+        assert after["ETag"] != before
+        assert after.json()["includes"]["support/footer"]["version"] == 2
+
+    def test_cycles_are_refused_at_version_creation(self, composed):
+        client = personal_client(composed.admin)
+
+        response = client.post(
+            "/api/v1/prompts/support/footer/versions/",
+            {"template": "{{> support/letter}} {{team}}", "variables": ["team"]},
+            format="json",
+        )
+        self_include = client.post(
+            "/api/v1/prompts/support/footer/versions/",
+            {"template": "{{> support/footer}}"},
+            format="json",
+        )
+        missing = client.post(
+            "/api/v1/prompts/support/footer/versions/",
+            {"template": "{{> support/nowhere}}"},
+            format="json",
+        )
+
+        assert response.status_code == 422
+        body = problem(response)
+        assert body["code"] == "include_cycle"
+        assert "support/footer → support/letter → support/footer" in body["detail"]
+        assert problem(self_include)["code"] == "include_cycle"
+        assert "support/nowhere" in problem(missing)["detail"]
