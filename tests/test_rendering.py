@@ -45,9 +45,8 @@ def test_template_syntax_in_values_is_not_interpreted(value):
 def test_scalars_render_as_their_text(value):
     rendered = render(mustache("[{{v}}]"), {"v": value})
 
-    expected = (
-        {True: "true", False: "false", None: ""}.get(value, str(value))
-        if (value is None or isinstance(value, bool))
-        else str(value)
-    )
+    if isinstance(value, bool):
+        expected = "true" if value else "false"
+    else:
+        expected = "" if value is None else str(value)
     assert rendered == f"[{expected}]"
