@@ -1,65 +1,14 @@
 #!/usr/bin/env bash
-# Runs the whole pytest suite against a private PostgreSQL cluster and a private Redis,
-# both started here on free ports under a temporary directory and always stopped.
-# Arguments are passed to pytest. Exits with pytest's status.
+# Runs the whole pytest suite against a private PostgreSQL and Redis (scripts/with-services.sh),
+# installing Chromium for the browser tests when it is missing. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 
-log() { printf '[test.sh] %s\n' "$*" >&2; }
-
-# --- Install what is missing (Debian, root) --------------------------------------------
-missing=()
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
-if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
+if [ ! -x /usr/bin/chromium ]; then
+    echo "[test.sh] installing chromium" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-PG_BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-WORK=$(mktemp -d /tmp/portal-test.XXXXXX)
-chmod 755 "$WORK"
-PG_DATA="$WORK/pg"
-PG_PORT=$(free_port)
-REDIS_PORT=$(free_port)
-
-cleanup() {
-    set +e
-    [ -f "$PG_DATA/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
-    [ -f "$WORK/redis.pid" ] && kill "$(cat "$WORK/redis.pid")" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-# --- PostgreSQL --------------------------------------------------------------------------
-mkdir -p "$PG_DATA"
-chown postgres "$PG_DATA"
-runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" -A trust -U postgres >/dev/null
-# Durability is pointless for a throw-away test cluster; these settings make it fast.
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -l "$PG_DATA/log" \
-    -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-    start >/dev/null
-log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}' | sed 's/^v=//') on 127.0.0.1:$PG_PORT"
-
-# --- Redis -------------------------------------------------------------------------------
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize yes --pidfile "$WORK/redis.pid" --dir "$WORK" --logfile "$WORK/redis.log"
-for _ in $(seq 50); do
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-    sleep 0.1
-done
-log "Redis $(redis-server --version | awk '{print $3}' | sed 's/^v=//') on 127.0.0.1:$REDIS_PORT"
-
-export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/portal"
-export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
-export PORTAL_TEST_REDIS_PORT="$REDIS_PORT"
-export PORTAL_DATA_DIR="$WORK/var"
-
-status=0
-"$PY" -m pytest "$@" || status=$?
-exit "$status"
+exec scripts/with-services.sh "$PY" -m pytest "$@"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs a command with a private PostgreSQL cluster and a private Redis, started on free ports
+# under a temporary directory and always stopped. Exports DATABASE_URL and REDIS_URL.
+# Usage: scripts/with-services.sh COMMAND [ARGS...]   (exits with the command's status)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+
+log() { printf '[services] %s\n' "$*" >&2; }
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+PG_BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+WORK=$(mktemp -d /tmp/portal-services.XXXXXX)
+chmod 755 "$WORK"
+PG_DATA="$WORK/pg"
+PG_PORT=$(free_port)
+REDIS_PORT=$(free_port)
+
+cleanup() {
+    set +e
+    [ -f "$PG_DATA/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
+    [ -f "$WORK/redis.pid" ] && kill "$(cat "$WORK/redis.pid")" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+mkdir -p "$PG_DATA"
+chown postgres "$PG_DATA"
+runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" -A trust -U postgres >/dev/null
+# Durability is pointless for a throw-away cluster; these settings make it fast.
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -l "$PG_DATA/log" \
+    -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null
+log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize yes --pidfile "$WORK/redis.pid" --dir "$WORK" --logfile "$WORK/redis.log"
+for _ in $(seq 50); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    sleep 0.1
+done
+log "Redis $(redis-server --version | awk '{print $3}' | sed 's/^v=//') on 127.0.0.1:$REDIS_PORT"
+
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/portal"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export PORTAL_DATA_DIR="$WORK/var"
+
+status=0
+"$@" || status=$?
+exit "$status"
