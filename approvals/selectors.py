@@ -50,6 +50,7 @@ def inbox(*, user: Principal) -> QuerySet[PromotionRequest]:
         .filter(Exists(in_scope), state=PromotionRequest.State.PENDING)
         .exclude(requested_by=user)
         .exclude(version__author=user)
+        .exclude(reviews__reviewer=user)
         .order_by("created_at", "pk")
     )
 

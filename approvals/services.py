@@ -226,6 +226,7 @@ def can_decide(request: PromotionRequest, reviewer: Principal) -> bool:
     return (
         permissions.is_user(reviewer)
         and request.is_open
+        and not _is_stale(request)
         and four_eyes_refusal(request, reviewer) is None
         and permissions.holds_promotion_right(
             reviewer, request.prompt.namespace, request.environment

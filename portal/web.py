@@ -39,7 +39,8 @@ def apply_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
             for message in messages:
                 form.add_error(target, ValidationError(message, code=exc.code))
         return
-    form.add_error(None, ValidationError(exc.detail, code=exc.code))
+    code = PermissionDenied.code if isinstance(exc, PermissionDenied) else exc.code
+    form.add_error(None, ValidationError(exc.detail, code=code))
 
 
 def submit(form: forms.BaseForm, action: Callable[[dict[str, Any]], T]) -> T | None:

@@ -480,3 +480,16 @@ class TestTamperEvidence:
             cursor.execute("DELETE FROM approvals_auditentry WHERE seq = %s", [last.seq])
 
         assert verify().first_bad_seq == last.seq
+
+
+def test_inbox_drops_a_request_once_the_reviewer_approved_it(gov):
+    gov.promote_through(2, "staging")
+    created = gov.request("mia", 2, "production").json()
+    gov.decide("r1", created["id"], "approve")
+
+    def reviewable(who):
+        rows = gov.clients[who].get("/api/v1/promotions/?reviewable=true").json()["results"]
+        return [row["id"] for row in rows]
+
+    assert reviewable("r1") == []
+    assert reviewable("r2") == [created["id"]]
