@@ -28,6 +28,9 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	bash scripts/test.sh $(ARGS)
 
+bench: $(VENV)/.test-deps
+	scripts/with-services.sh $(PY) bench/resolve.py
+
 lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -10,6 +10,17 @@ from teams import api as teams_api
 PROMPT = "prompts/<slug:namespace>/<slug:name>/"
 
 urlpatterns = [
+    # The hot path first: URL resolution is a linear scan.
+    path(
+        "resolve/<slug:namespace>/<slug:name>/",
+        prompts_api.Resolve.as_view(),
+        name="api-resolve",
+    ),
+    path(
+        "resolve/<slug:namespace>/<slug:name>/render/",
+        prompts_api.Render.as_view(),
+        name="api-render",
+    ),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
         "docs/",
@@ -68,16 +79,6 @@ urlpatterns = [
         f"{PROMPT}deployments/",
         approvals_api.DeploymentHistory.as_view(),
         name="api-deployment-history",
-    ),
-    path(
-        "resolve/<slug:namespace>/<slug:name>/",
-        prompts_api.Resolve.as_view(),
-        name="api-resolve",
-    ),
-    path(
-        "resolve/<slug:namespace>/<slug:name>/render/",
-        prompts_api.Render.as_view(),
-        name="api-render",
     ),
     path("promotions/", approvals_api.PromotionListCreate.as_view(), name="api-promotions"),
     path("promotions/<int:pk>/", approvals_api.PromotionDetail.as_view(), name="api-promotion"),

@@ -5,12 +5,14 @@ from django.urls import include, path
 from portal import views
 
 urlpatterns = [
+    path("ping/", views.ping, name="ping"),
+    path("api/v1/", include("portal.api_urls")),
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("prompts/", include("prompts.urls")),
     path("", include("teams.urls")),
-    path("api/v1/", include("portal.api_urls")),
+    path("", include("approvals.urls")),
     path("admin/", admin.site.urls),
 ]
 

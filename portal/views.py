@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 
@@ -10,6 +10,11 @@ from prompts.selectors import prompts_visible_to
 from teams.selectors import namespaces_visible_to, teams_visible_to, user_roles
 
 PROMPTS_PER_PAGE = 50
+
+
+def ping(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Touches neither the database nor the cache."""
+    return JsonResponse({"ok": True})
 
 
 @login_required

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, Q
+from django.utils.http import http_date
 
 from portal.cache import cache_add, cache_get, cache_get_many, cache_set
 from portal.errors import Gone, Invalid, NotFound
@@ -31,8 +32,9 @@ CACHE_SECONDS = 24 * 3600
 @dataclass(frozen=True)
 class Resolved:
     body: dict[str, Any]
+    body_json: bytes
     etag: str
-    deprecation: dict[str, Any] | None
+    headers: dict[str, str]
 
 
 def _gen_key(environment: str) -> str:
@@ -41,6 +43,10 @@ def _gen_key(environment: str) -> str:
 
 def _entry_key(environment: str, namespace: str, name: str, version: int | None) -> str:
     return f"resolve:{environment}:{namespace}/{name}:{version or 'live'}"
+
+
+def cache_keys(*, namespace: str, name: str, environment: str, version: int | None) -> list[str]:
+    return [_gen_key(environment), _entry_key(environment, namespace, name, version)]
 
 
 def invalidate(*, environments: list[str] | None = None) -> None:
@@ -78,7 +84,12 @@ def resolve(
         raise NotFound(f"No prompt {namespace}/{name}.")
     if entry.get("gone"):
         raise Gone(entry["gone"]["detail"], code="retired", extensions=entry["gone"]["extra"])
-    return Resolved(body=entry["body"], etag=entry["etag"], deprecation=entry["deprecation"])
+    return Resolved(
+        body=entry["body"],
+        body_json=entry["body_json"],
+        etag=entry["etag"],
+        headers=entry["headers"],
+    )
 
 
 def _may_read(user: Principal, namespace_id: int, visibility: str) -> bool:
@@ -106,8 +117,22 @@ def _load(user: Principal, namespace: str, name: str, environment: str, version:
     includes = _included(chosen, environment)
     body = _body(prompt, chosen, environment, includes)
     body["deprecation"] = _deprecation(prompt, successor)
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    return {**meta, "body": body, "etag": f'"{digest}"', "deprecation": body["deprecation"]}
+    body_json = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    etag = f'"{hashlib.sha256(body_json).hexdigest()}"'
+    headers = {"ETag": etag, **_deprecation_headers(prompt, successor)}
+    return {**meta, "body": body, "body_json": body_json, "etag": etag, "headers": headers}
+
+
+def _deprecation_headers(prompt: Prompt, successor: str | None) -> dict[str, str]:
+    """RFC 9745 Deprecation, RFC 8594 Sunset, and the successor as a Link."""
+    if prompt.state != Prompt.State.DEPRECATED:
+        return {}
+    headers = {"Deprecation": f"@{int((prompt.deprecated_at or prompt.updated_at).timestamp())}"}
+    if prompt.sunset_at:
+        headers["Sunset"] = http_date(prompt.sunset_at.timestamp())
+    if successor:
+        headers["Link"] = f'</api/v1/resolve/{successor}/>; rel="successor-version"'
+    return headers
 
 
 _PROMPT_JOINS = ("prompt__namespace", "prompt__successor__namespace")

@@ -6,6 +6,7 @@ touches no database; revoking or changing a token drops its cache entry on commi
 """
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -167,15 +168,26 @@ def _load(prefix: str) -> TokenRecord | None:
     )
 
 
-def token_authenticate(secret: str) -> TokenRecord | None:
-    """The usable token behind a presented secret, or None (unknown, wrong, revoked, expired)."""
+_UNKNOWN = object()
+
+
+def token_cache_key(secret: str) -> str | None:
+    """Where the record of the token behind `secret` is cached (None: not a token's shape)."""
     prefix, dot, rest = secret.partition(".")
     if not dot or not prefix or not rest or len(secret) > 200:
         return None
-    key = _cache_key(prefix)
-    record = cache_get(key)
+    return _cache_key(prefix)
+
+
+def token_authenticate(secret: str, cached: object = _UNKNOWN) -> TokenRecord | None:
+    """The usable token behind a presented secret, or None (unknown, wrong, revoked, expired).
+    `cached` is what the caller already read at `token_cache_key(secret)`, if it did."""
+    key = token_cache_key(secret)
+    if key is None:
+        return None
+    record = cache_get(key) if cached is _UNKNOWN else cached
     if record is None:
-        record = _load(prefix)
+        record = _load(secret.partition(".")[0])
         if record is None:
             return None
         cache_set(key, record, LOOKUP_TTL_SECONDS)
@@ -184,8 +196,18 @@ def token_authenticate(secret: str) -> TokenRecord | None:
     return record
 
 
+_touched_here: dict[str, float] = {}
+
+
 def token_touch(record: TokenRecord) -> None:
-    """Note that the token was used, at most once a minute per token, in a Celery task."""
+    """Note that the token was used, at most once a minute per token, in a Celery task.
+    Each process remembers its own notes, so most requests do not even ask the cache."""
+    now = time.monotonic()
+    if now - _touched_here.get(record.prefix, -TOUCH_INTERVAL_SECONDS) < TOUCH_INTERVAL_SECONDS:
+        return
+    if len(_touched_here) > 10_000:
+        _touched_here.clear()
+    _touched_here[record.prefix] = now
     if cache_add(f"auth-token-touched:{record.prefix}", 1, TOUCH_INTERVAL_SECONDS):
         from teams.tasks import token_mark_used
 

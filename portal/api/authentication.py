@@ -5,11 +5,11 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from portal.cache import cache_get, cache_set
+from portal.cache import cache_get, cache_get_many, cache_set
 from portal.request_context import note_token
 from teams.models import ApiToken
 from teams.permissions import ServicePrincipal
-from teams.tokens import TokenRecord, token_authenticate, token_touch
+from teams.tokens import TokenRecord, token_authenticate, token_cache_key, token_touch
 
 FAILURE_LIMIT = 20
 FAILURE_WINDOW_SECONDS = 60
@@ -19,14 +19,37 @@ def client_ip(request: Request) -> str:
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
+def bearer_secret(request) -> str | None:
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != b"bearer":
+        return None
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        return ""
+
+
+def authentication_cache_keys(request) -> list[str]:
+    """What authenticating this request will read from the cache (for one-round-trip paths)."""
+    secret = bearer_secret(request)
+    if secret is None:
+        return []
+    token_key = token_cache_key(secret)
+    return [failures_key(request), *([token_key] if token_key else [])]
+
+
+def failures_key(request) -> str:
+    return f"auth-failures:{client_ip(request)}"
+
+
 class TokenFailureThrottle:
     """Counts failed token authentications per client address in the shared cache."""
 
     def __init__(self, request: Request) -> None:
-        self.key = f"auth-failures:{client_ip(request)}"
+        self.key = failures_key(request)
 
-    def check(self) -> None:
-        if (cache_get(self.key) or 0) >= FAILURE_LIMIT:
+    def check(self, failures: int | None) -> None:
+        if (failures or 0) >= FAILURE_LIMIT:
             raise exceptions.Throttled(
                 wait=FAILURE_WINDOW_SECONDS,
                 detail="Too many failed token authentications from this address; wait a minute.",
@@ -51,12 +74,14 @@ class BearerTokenAuthentication(BaseAuthentication):
                 "Malformed Authorization header; send 'Authorization: Bearer <token>'."
             )
         throttle = TokenFailureThrottle(request)
-        throttle.check()
         try:
             secret = parts[1].decode("ascii")
         except UnicodeDecodeError:
             secret = ""
-        record = token_authenticate(secret) if secret else None
+        token_key = token_cache_key(secret)
+        cached = cache_get_many([throttle.key, *([token_key] if token_key else [])])
+        throttle.check(cached.get(throttle.key))
+        record = token_authenticate(secret, cached.get(token_key)) if token_key else None
         principal = self._principal(record) if record else None
         if principal is None:
             throttle.record_failure()
