@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/", views.prompt_create, name="create"),
     path("<slug:namespace>/<slug:name>/", views.prompt_detail, name="detail"),
     path("<slug:namespace>/<slug:name>/v/<int:number>/", views.version_detail, name="version"),
+    path("<slug:namespace>/<slug:name>/preview/", views.render_preview, name="preview"),
     path(
         "<slug:namespace>/<slug:name>/versions/new/",
         views.version_create,

@@ -1,3 +1,5 @@
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -5,13 +7,17 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from portal.errors import DomainError
+from portal.validators import SLUG_PATTERN
 from portal.web import SlugChoiceField, error_status, found, require_or_403, submit
-from prompts import selectors, services
+from prompts import resolve, selectors, services
 from prompts.forms import PromptCreateForm, VersionForm
-from prompts.models import Prompt, PromptVersion
+from prompts.models import Environment, Prompt, PromptVersion
 from teams import permissions
 from teams.models import Namespace
 from teams.selectors import namespaces_visible_to
+
+SLUG = re.compile(SLUG_PATTERN)
 
 
 def _prompt_or_404(request: HttpRequest, namespace: str, name: str) -> Prompt:
@@ -32,11 +38,15 @@ def prompt_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespon
         (version, environments_by_version.get(version.pk, []))
         for version in selectors.prompt_versions(prompt=prompt)
     ]
+    preview_environment = next(
+        (row.environment.slug for row in reversed(deployed) if row.deployment), "production"
+    )
     return render(
         request,
         "prompts/prompt_detail.html",
         {
             "prompt": prompt,
+            "use_it": _preview_context(request, prompt, preview_environment),
             "deployments": deployed,
             "versions": versions,
             "can_edit": permissions.can_edit_prompts(request.user, prompt.namespace),
@@ -143,3 +153,49 @@ def _version_form_page(
 ) -> HttpResponse:
     context = {"prompt": prompt, "latest": latest, "form": form}
     return render(request, "prompts/version_form.html", context, status=status)
+
+
+# --- "Use it": how a service resolves this prompt, and a live render preview ------------------
+
+
+def _preview_context(request: HttpRequest, prompt: Prompt, environment: str) -> dict:
+    """The resolved prompt in `environment` (or why it cannot be resolved) for the panel."""
+    context: dict = {"prompt": prompt, "environment": environment, "resolved": None}
+    try:
+        context["resolved"] = resolve.resolve(
+            user=request.user,
+            namespace=prompt.namespace.slug,
+            name=prompt.name,
+            environment=environment,
+        )
+    except DomainError as exc:
+        context["error"] = exc.detail
+    context["environments"] = [e.slug for e in Environment.objects.order_by("order")]
+    context["resolve_url"] = request.build_absolute_uri(
+        f"/api/v1/resolve/{prompt.full_name}/?environment={environment}"
+    )
+    return context
+
+
+@login_required
+def render_preview(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
+    """GET: the panel for an environment. POST: render it with the submitted variables."""
+    prompt = _prompt_or_404(request, namespace, name)
+    environment = request.POST.get("environment") or request.GET.get("environment") or ""
+    if not SLUG.match(environment):
+        environment = "production"
+    context = _preview_context(request, prompt, environment)
+    resolved = context["resolved"]
+    status = 200
+    if request.method == "POST" and resolved is not None:
+        variables = {
+            name: request.POST.get(f"var_{name}", "")
+            for name in resolved.body["required_variables"]
+        }
+        context["values"] = variables
+        try:
+            context["rendered"] = resolve.render_resolved(resolved, variables)
+        except DomainError as exc:
+            context["render_error"] = exc.detail
+            status = 422 if not request.htmx else 200
+    return render(request, "prompts/_use_it.html", context, status=status)

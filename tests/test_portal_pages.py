@@ -254,3 +254,62 @@ def test_home_search_with_odd_input_does_not_fail(client, namespace):
     response = client.get(reverse("home"), {"q": "ref\x00unds" + "x" * 500})
 
     assert response.status_code == 200
+
+
+class TestUseItPanel:
+    @pytest.fixture
+    def deployed(
+        self, prompt, make_version, environments, author, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            first = make_version(prompt, text="Hello {{name}}")
+            second = make_version(prompt, text="Hi {{name}}!")
+            for env, version in (("production", first), ("development", second)):
+                deployment_set(
+                    action="deployment.seeded",
+                    prompt=prompt,
+                    environment=environments[env],
+                    version=version,
+                    actor=author,
+                )
+        return prompt
+
+    def test_prompt_page_shows_how_to_resolve_it(self, client, deployed, prompt_page):
+        client.force_login(UserFactory())
+
+        body = client.get(prompt_page).content.decode()
+
+        assert "Use it" in body
+        assert "/api/v1/resolve/support/refund-reply/?environment=production" in body
+        assert "Authorization: Bearer $TOKEN" in body
+        assert 'id="var-name"' in body
+
+    def test_preview_renders_with_the_given_variables(self, client, deployed):
+        client.force_login(UserFactory())
+        url = reverse("prompts:preview", args=["support", "refund-reply"])
+
+        production = client.post(url, {"environment": "production", "var_name": "Ada"})
+        development = client.post(url, {"environment": "development", "var_name": "<b>Ada</b>"})
+
+        assert "Hello Ada" in production.content.decode()
+        assert "Hi &lt;b&gt;Ada&lt;/b&gt;!" in development.content.decode()
+
+    def test_preview_explains_what_is_missing(self, client, deployed):
+        client.force_login(UserFactory())
+        url = reverse("prompts:preview", args=["support", "refund-reply"])
+
+        staging = client.get(url, {"environment": "staging"})
+        nonsense = client.get(url, {"environment": "x\x00y"})
+
+        assert "not deployed in staging" in staging.content.decode()
+        assert nonsense.status_code == 200
+        assert "Preview v1 in production" in nonsense.content.decode()
+
+    def test_preview_of_an_invisible_prompt_is_404(self, client, member_of):
+        secret = NamespaceFactory(visibility="private")
+        PromptFactory(namespace=secret, name="hidden")
+        client.force_login(UserFactory())
+
+        response = client.get(reverse("prompts:preview", args=[secret.slug, "hidden"]))
+
+        assert response.status_code == 404

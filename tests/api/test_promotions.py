@@ -16,7 +16,7 @@ from approvals.services import expire_stale_requests
 from prompts.models import Deployment, Environment
 from prompts.services import version_create
 from teams.services import promotion_right_grant
-from tests.api.conftest import personal_client, problem
+from tests.api.conftest import personal_client, problem, service_client
 from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +116,9 @@ def test_happy_path_through_staging_and_production(gov):
     assert second["reviews"][1]["comment"] == "ship it"
     detail = gov.clients["mia"].get("/api/v1/prompts/alpha/greet/").json()
     assert detail["deployments"] == {"development": 2, "staging": 2, "production": 2}
+    service = service_client(actor=gov.staff, namespaces=[gov.namespace])
+    resolved = service.get("/api/v1/resolve/alpha/greet/?environment=production").json()
+    assert (resolved["version"], resolved["template"]) == (2, "Hi {{name}}")
     actions = list(
         AuditEntry.objects.filter(object_id=str(production["id"])).values_list("action", "actor")
     )
