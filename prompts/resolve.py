@@ -84,12 +84,34 @@ def resolve(
         raise NotFound(f"No prompt {namespace}/{name}.")
     if entry.get("gone"):
         raise Gone(entry["gone"]["detail"], code="retired", extensions=entry["gone"]["extra"])
+    return _resolved(entry)
+
+
+def _resolved(entry: dict[str, Any]) -> Resolved:
     return Resolved(
         body=entry["body"],
         body_json=entry["body_json"],
         etag=entry["etag"],
         headers=entry["headers"],
     )
+
+
+def resolve_warm(
+    *, token: ServicePrincipal, namespace: str, name: str, environment: str, version: int | None
+) -> Resolved | None:
+    """The cached answer if it is current and the token may read it; None sends the caller to
+    `resolve`, which answers every other case (and the same way)."""
+    key = _entry_key(environment, namespace, name, version)
+    cached = cache_get_many([_gen_key(environment), key])
+    entry = cached.get(key)
+    if (
+        not entry
+        or entry.get("gone")
+        or entry["generation"] != cached.get(_gen_key(environment))
+        or entry["namespace_id"] not in token.namespace_ids
+    ):
+        return None
+    return _resolved(entry)
 
 
 def _may_read(user: Principal, namespace_id: int, visibility: str) -> bool:
