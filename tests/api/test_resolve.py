@@ -427,3 +427,27 @@ class TestComposition:
         assert "support/footer → support/letter → support/footer" in body["detail"]
         assert problem(self_include)["code"] == "include_cycle"
         assert "support/nowhere" in problem(missing)["detail"]
+
+
+def test_a_revoked_service_token_stops_resolving_at_once(world, django_capture_on_commit_callbacks):
+    from teams.models import ApiToken
+    from teams.tokens import token_revoke
+
+    assert world.get().status_code == 200
+    token = ApiToken.objects.get(kind="service", namespaces=world.namespace)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        token_revoke(actor=world.admin, token=token)
+
+    refused = world.get()
+    assert refused.status_code == 401
+    assert problem(refused)["code"] == "authentication_failed"
+
+
+def test_a_throttled_address_is_refused_even_on_a_warm_cache(world):
+    from portal.api.authentication import FAILURE_LIMIT
+
+    assert world.get().status_code == 200
+    cache.set("auth-failures:127.0.0.1", FAILURE_LIMIT, 60)
+
+    assert world.get().status_code == 429
