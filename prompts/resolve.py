@@ -31,10 +31,13 @@ CACHE_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class Resolved:
-    body: dict[str, Any]
     body_json: bytes
     etag: str
     headers: dict[str, str]
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.body_json)
 
 
 def _gen_key(environment: str) -> str:
@@ -88,12 +91,7 @@ def resolve(
 
 
 def _resolved(entry: dict[str, Any]) -> Resolved:
-    return Resolved(
-        body=entry["body"],
-        body_json=entry["body_json"],
-        etag=entry["etag"],
-        headers=entry["headers"],
-    )
+    return Resolved(body_json=entry["body_json"], etag=entry["etag"], headers=entry["headers"])
 
 
 def resolve_warm(
@@ -142,7 +140,7 @@ def _load(user: Principal, namespace: str, name: str, environment: str, version:
     body_json = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     etag = f'"{hashlib.sha256(body_json).hexdigest()}"'
     headers = {"ETag": etag, **_deprecation_headers(prompt, successor)}
-    return {**meta, "body": body, "body_json": body_json, "etag": etag, "headers": headers}
+    return {**meta, "body_json": body_json, "etag": etag, "headers": headers}
 
 
 def _deprecation_headers(prompt: Prompt, successor: str | None) -> dict[str, str]:
