@@ -51,7 +51,7 @@ def _request_summary(request: PromotionRequest) -> dict:
 
 def _notify(request: PromotionRequest, event: str) -> None:
     request_id = request.pk
-    transaction.on_commit(lambda: notify_promotion_event.delay(request_id, event))
+    transaction.on_commit(lambda: notify_promotion_event.delay(request_id, event), robust=True)
 
 
 def was_deployed(*, prompt: Prompt, environment: Environment, version: PromptVersion) -> bool:
@@ -71,6 +71,8 @@ def _missing_earlier_environments(prompt: Prompt, environment: Environment, vers
 
 
 def _apply(request: PromotionRequest, actor: Principal) -> None:
+    if request.prompt.state == Prompt.State.RETIRED:
+        raise Conflict(f"{request.prompt.full_name} is retired.", code="retired")
     request.mark_applied()
     request.decided_at = request.decided_at or timezone.now()
     request.save()
@@ -265,7 +267,7 @@ def promotion_approve(
     Review.objects.create(
         request=request, reviewer=actor, decision=Review.Decision.APPROVE, comment=comment or ""
     )
-    approvals = request.reviews.filter(decision=Review.Decision.APPROVE).count()
+    approvals = _valid_approvals(request)
     audit(
         actor=actor,
         action="promotion.approved",
@@ -287,6 +289,20 @@ def promotion_approve(
     else:
         _notify(request, "approved")
     return request
+
+
+def _valid_approvals(request: PromotionRequest) -> int:
+    """Approvals by people who still hold the right (a revoked right withdraws the approval)."""
+    reviews = request.reviews.filter(decision=Review.Decision.APPROVE).select_related("reviewer")
+    return sum(
+        1
+        for review in reviews
+        if review.reviewer.is_active
+        and four_eyes_refusal(request, review.reviewer) is None
+        and permissions.holds_promotion_right(
+            review.reviewer, request.prompt.namespace, request.environment
+        )
+    )
 
 
 @transaction.atomic

@@ -60,6 +60,18 @@ def check_includes(*, prompt: Prompt, content: VersionContent, author: Principal
     missing = sorted(n for n in names if n not in found or found[n].namespace_id not in visible)
     if missing:
         raise Invalid.field("template", f"Included prompts do not exist: {', '.join(missing)}.")
+    private = sorted(
+        n
+        for n, p in found.items()
+        if p.namespace_id != prompt.namespace_id and p.namespace.visibility != "internal"
+    )
+    if private:
+        raise Invalid.field(
+            "template",
+            "Only prompts of the same namespace or of internal namespaces can be included "
+            f"(their text is served with this prompt): {', '.join(private)}.",
+            code="include_private",
+        )
     chat = sorted(n for n, p in found.items() if p.kind != Prompt.Kind.TEXT)
     if chat:
         raise Invalid.field("template", f"Only text prompts can be included: {', '.join(chat)}.")

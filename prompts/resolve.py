@@ -123,10 +123,13 @@ def _may_read(user: Principal, namespace_id: int, visibility: str) -> bool:
 
 
 def _load(user: Principal, namespace: str, name: str, environment: str, version: int | None):
-    """One query on the common path: the deployment (or pinned version) with its prompt."""
-    prompt, chosen = _find(namespace, name, environment, version)
-    if not _may_read(user, prompt.namespace_id, prompt.namespace.visibility):
+    """One query on the common path: the deployment (or pinned version) with its prompt.
+    Nothing about a prompt the caller may not read is revealed, not even which error applies."""
+    prompt, chosen, problem = _find(namespace, name, environment, version)
+    if prompt is None or not _may_read(user, prompt.namespace_id, prompt.namespace.visibility):
         raise NotFound(f"No prompt {namespace}/{name}.")
+    if problem is not None:
+        raise problem
     meta = {"namespace_id": prompt.namespace_id, "visibility": prompt.namespace.visibility}
     successor = prompt.successor.full_name if prompt.successor else None
     if prompt.state == Prompt.State.RETIRED:
@@ -134,7 +137,7 @@ def _load(user: Principal, namespace: str, name: str, environment: str, version:
         return {**meta, "gone": {"detail": detail, "extra": {"successor": successor}}}
     if chosen is None:
         raise NotFound(f"{prompt.full_name} is not deployed in {environment}.", code="not_deployed")
-    includes = _included(chosen, environment)
+    includes = _included(chosen, environment, host_namespace_id=prompt.namespace_id)
     body = _body(prompt, chosen, environment, includes)
     body["deprecation"] = _deprecation(prompt, successor)
     body_json = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
@@ -160,9 +163,9 @@ _PROMPT_JOINS = ("prompt__namespace", "prompt__successor__namespace")
 
 def _find(
     namespace: str, name: str, environment: str, number: int | None
-) -> tuple[Prompt, PromptVersion | None]:
-    """The prompt and the version to serve (None: not deployed there). Unknown prompt → 404,
-    unknown environment → 422."""
+) -> tuple[Prompt | None, PromptVersion | None, Exception | None]:
+    """The prompt, the version to serve (None: not deployed there) and the error to raise once
+    the caller is known to be allowed to read the prompt."""
     environment_exists = Exists(Environment.objects.filter(slug=environment))
     lookup = {"prompt__namespace__slug": namespace, "prompt__name": name}
     if number is not None:
@@ -174,8 +177,8 @@ def _find(
         )
         if found is not None:
             if not found.environment_exists:
-                raise Invalid.field("environment", f"No environment {environment!r}.")
-            return found.prompt, found
+                return found.prompt, found, _unknown_environment(environment)
+            return found.prompt, found, None
     else:
         deployment = (
             Deployment.objects.select_related("version", *_PROMPT_JOINS)
@@ -183,7 +186,7 @@ def _find(
             .first()
         )
         if deployment is not None:
-            return deployment.prompt, deployment.version
+            return deployment.prompt, deployment.version, None
     prompt = (
         Prompt.objects.select_related("namespace", "successor__namespace")
         .annotate(environment_exists=environment_exists)
@@ -191,15 +194,21 @@ def _find(
         .first()
     )
     if prompt is None:
-        raise NotFound(f"No prompt {namespace}/{name}.")
+        return None, None, None
     if number is not None:
-        raise NotFound(f"{prompt.full_name} has no version {number}.")
+        return prompt, None, NotFound(f"{prompt.full_name} has no version {number}.")
     if not prompt.environment_exists:
-        raise Invalid.field("environment", f"No environment {environment!r}.")
-    return prompt, None
+        return prompt, None, _unknown_environment(environment)
+    return prompt, None, None
 
 
-def _included(version: PromptVersion, environment: str) -> dict[str, PromptVersion]:
+def _unknown_environment(environment: str) -> Invalid:
+    return Invalid.field("environment", f"No environment {environment!r}.")
+
+
+def _included(
+    version: PromptVersion, environment: str, *, host_namespace_id: int
+) -> dict[str, PromptVersion]:
     """Every prompt the version includes, transitively, as deployed in the same environment."""
     resolved: dict[str, PromptVersion] = {}
     pending = version_includes(version)
@@ -211,12 +220,25 @@ def _included(version: PromptVersion, environment: str) -> dict[str, PromptVersi
         for full_name in pending:
             namespace, _, name = full_name.partition("/")
             query |= Q(prompt__namespace__slug=namespace, prompt__name=name)
-        found = {
-            d.prompt.full_name: d.version
+        deployments = {
+            d.prompt.full_name: d
             for d in Deployment.objects.filter(query, environment__slug=environment).select_related(
                 "version", "prompt__namespace"
             )
         }
+        found = {name: deployment.version for name, deployment in deployments.items()}
+
+        private = sorted(
+            name
+            for name, deployment in deployments.items()
+            if deployment.prompt.namespace_id != host_namespace_id
+            and deployment.prompt.namespace.visibility != Namespace.Visibility.INTERNAL
+        )
+        if private:
+            raise Invalid(
+                f"Included prompts are no longer internal: {', '.join(private)}.",
+                code="include_private",
+            )
         missing = sorted(pending - set(found))
         if missing:
             raise Invalid(

@@ -269,6 +269,11 @@ def namespace_update(
     if namespace.team_id != previous_team.pk:
         _revoke_team_access(namespace, previous_team)
         _grant_team_access(namespace, namespace.team)
+    if before != _namespace_state(namespace):
+        # Cached resolve answers carry the namespace's visibility.
+        from prompts import resolve
+
+        resolve.invalidate()
     audit(
         actor=actor,
         action="namespace.changed",

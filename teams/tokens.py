@@ -6,6 +6,7 @@ touches no database; revoking or changing a token drops its cache entry on commi
 """
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass
 
@@ -21,9 +22,11 @@ from teams.models import ApiToken, Namespace
 from teams.permissions import Principal, require
 
 LOOKUP_TTL_SECONDS = 300
+REVOKED = "revoked"
 TOUCH_INTERVAL_SECONDS = 60
 NAME_MAX_LENGTH = 50
 _key_generator = KeyGenerator()
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,9 @@ def token_revoke(*, actor: Principal, token: ApiToken) -> ApiToken:
         token.save(update_fields=["revoked", "revoked_at"])
         _audit_token(actor, "token.revoked", token, token.expiry_date)
     prefix = token.prefix
-    transaction.on_commit(lambda: cache_delete(_cache_key(prefix)))
+    # A tombstone, not a delete: a lookup that read the row before this commit cannot put the
+    # token back into the cache (lookups only `add`).
+    transaction.on_commit(lambda: cache_set(_cache_key(prefix), REVOKED, LOOKUP_TTL_SECONDS))
     return token
 
 
@@ -186,11 +191,13 @@ def token_authenticate(secret: str, cached: object = _UNKNOWN) -> TokenRecord | 
     if key is None:
         return None
     record = cache_get(key) if cached is _UNKNOWN else cached
+    if record == REVOKED:
+        return None
     if record is None:
         record = _load(secret.partition(".")[0])
         if record is None:
             return None
-        cache_set(key, record, LOOKUP_TTL_SECONDS)
+        cache_add(key, record, LOOKUP_TTL_SECONDS)
     if not _key_generator.verify(secret, record.hashed_key) or record.expired:
         return None
     return record
@@ -211,7 +218,12 @@ def token_touch(record: TokenRecord) -> None:
     if cache_add(f"auth-token-touched:{record.prefix}", 1, TOUCH_INTERVAL_SECONDS):
         from teams.tasks import token_mark_used
 
-        token_mark_used.delay(record.id, timezone.now().isoformat())
+        try:
+            token_mark_used.delay(record.id, timezone.now().isoformat())
+        except Exception:  # a broker outage must not fail the request it only bookkeeps
+            logger.warning(
+                "could not queue last-used note for token %s", record.prefix, exc_info=True
+            )
 
 
 def token_mark_used(*, token_id: str, at: dt.datetime) -> None:

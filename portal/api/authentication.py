@@ -1,5 +1,6 @@
 """Bearer tokens for the API. Repeated failures from one client are throttled (429)."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -15,7 +16,12 @@ FAILURE_LIMIT = 20
 FAILURE_WINDOW_SECONDS = 60
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request) -> str:
+    """The caller's address; behind a trusted TLS proxy, the first X-Forwarded-For entry."""
+    if settings.BEHIND_TLS_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded[:64]
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
@@ -80,8 +86,13 @@ class BearerTokenAuthentication(BaseAuthentication):
             secret = ""
         token_key = token_cache_key(secret)
         cached = cache_get_many([throttle.key, *([token_key] if token_key else [])])
-        throttle.check(cached.get(throttle.key))
-        record = token_authenticate(secret, cached.get(token_key)) if token_key else None
+        known = cached.get(token_key) if token_key else None
+        record = token_authenticate(secret, known) if known is not None else None
+        if record is None:
+            # A known, valid token passes even from a throttled address (proxies share one);
+            # unknown ones are refused before they cost a database lookup.
+            throttle.check(cached.get(throttle.key))
+            record = token_authenticate(secret, None) if token_key else None
         principal = self._principal(record) if record else None
         if principal is None:
             throttle.record_failure()
@@ -118,9 +129,8 @@ def warm_service_principal(request) -> ServicePrincipal | None:
     cached = cache_get_many([failures_key(request), token_key])
     record = cached.get(token_key)
     if (
-        record is None
+        not isinstance(record, TokenRecord)
         or record.kind != ApiToken.Kind.SERVICE
-        or (cached.get(failures_key(request)) or 0) >= FAILURE_LIMIT
         or token_authenticate(secret, record) is None
     ):
         return None

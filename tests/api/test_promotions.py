@@ -496,3 +496,35 @@ def test_inbox_drops_a_request_once_the_reviewer_approved_it(gov):
 
     assert reviewable("r1") == []
     assert reviewable("r2") == [created["id"]]
+
+
+def test_an_approval_is_withdrawn_when_the_reviewer_loses_the_right(gov):
+    from teams.services import promotion_right_revoke
+
+    gov.promote_through(2, "staging")
+    created = gov.request("mia", 2, "production").json()
+    gov.decide("r1", created["id"], "approve")
+    promotion_right_revoke(
+        actor=gov.staff,
+        namespace=gov.namespace,
+        environment=gov.env["production"],
+        user=gov.users["r1"],
+    )
+
+    after_second = gov.decide("r2", created["id"], "approve").json()
+
+    assert after_second["state"] == "pending"
+    assert gov.running("production") is None
+
+
+def test_a_retired_prompt_is_not_deployed_by_a_late_approval(gov):
+    from prompts.lifecycle import prompt_retire
+
+    created = gov.request("mia", 2, "staging").json()
+    prompt_retire(actor=gov.staff, prompt=gov.prompt)
+
+    refused = gov.decide("r1", created["id"], "approve")
+
+    assert refused.status_code == 409
+    assert problem(refused)["code"] == "retired"
+    assert gov.running("staging") is None

@@ -308,6 +308,14 @@ class TestRender:
                 "too_slow",
             ),
             ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "render_error"),
+            ("{{ '%0300000000d' % 1 }}", "sandbox"),
+            ("{{ '%*d' % (300000000, 1) }}", "sandbox"),
+            ("{{ '{:300000000}'.format(1) }}", "sandbox"),
+            ("{{ 'x'|center(300000000) }}", "sandbox"),
+            ("{{ name.center(300000000) }}", "sandbox"),
+            ("{{ ((((10**100)**100)**100)**10) > 1 }}", "sandbox"),
+            ("{{ ('a'*9999).replace('a', 'b'*9999) }}", "sandbox"),
+            ("{{ range(100000)|join('x'*9999) }}", "sandbox"),
         ],
     )
     def test_jinja2_sandbox_refuses_escapes_and_runaways(self, world, template, code):
@@ -444,10 +452,85 @@ def test_a_revoked_service_token_stops_resolving_at_once(world, django_capture_o
     assert problem(refused)["code"] == "authentication_failed"
 
 
-def test_a_throttled_address_is_refused_even_on_a_warm_cache(world):
+def test_a_throttled_address_still_serves_known_tokens_but_refuses_guesses(world):
     from portal.api.authentication import FAILURE_LIMIT
+    from tests.api.conftest import bearer
 
     assert world.get().status_code == 200
     cache.set("auth-failures:127.0.0.1", FAILURE_LIMIT, 60)
 
-    assert world.get().status_code == 429
+    assert world.get().status_code == 200
+    guess = bearer("abcdefgh.guess").get("/api/v1/resolve/support/greet/")
+    assert guess.status_code == 429
+
+
+class TestIncludeVisibility:
+    def test_private_prompts_of_other_namespaces_cannot_be_included(self, world):
+        vault = NamespaceFactory(slug="vault", visibility="private")
+        secret = prompt_create(actor=world.admin, namespace=vault, name="secret")
+        version_create(prompt=secret, author=world.admin, template="TOP SECRET", variables=[])
+        host = prompt_create(actor=world.admin, namespace=world.namespace, name="host")
+
+        response = personal_client(world.admin).post(
+            f"/api/v1/prompts/{host.full_name}/versions/",
+            {"template": "x {{> vault/secret}}"},
+            format="json",
+        )
+
+        assert response.status_code == 422
+        assert problem(response)["code"] == "include_private"
+
+    def test_an_include_that_became_private_is_no_longer_served(
+        self, world, django_capture_on_commit_callbacks
+    ):
+        from teams.services import namespace_update
+
+        with django_capture_on_commit_callbacks(execute=True):
+            shared = NamespaceFactory(slug="shared", visibility="internal")
+            footer = prompt_create(actor=world.admin, namespace=shared, name="footer")
+            fv = version_create(prompt=footer, author=world.admin, template="-- us", variables=[])
+            host = prompt_create(actor=world.admin, namespace=world.namespace, name="host")
+            hv = version_create(
+                prompt=host, author=world.admin, template="hi {{> shared/footer}}", variables=[]
+            )
+            for prompt, version in ((footer, fv), (host, hv)):
+                deployment_set(
+                    prompt=prompt,
+                    environment=world.env["production"],
+                    version=version,
+                    actor=world.admin,
+                    action="deployment.seeded",
+                )
+        assert world.get("support/host").status_code == 200
+
+        with django_capture_on_commit_callbacks(execute=True):
+            namespace_update(actor=world.admin, namespace=shared, visibility="private")
+
+        refused = world.get("support/host")
+        assert refused.status_code == 422
+        assert problem(refused)["code"] == "include_private"
+
+
+def test_resolve_does_not_reveal_private_prompts_through_its_errors(world):
+    outsider = personal_client(UserFactory(username="nosy"))
+
+    for query in ("?version=99", "?environment=nope", "?version=1&environment=nope", ""):
+        existing = outsider.get(f"/api/v1/resolve/support/greet/{query}")
+        missing = outsider.get(f"/api/v1/resolve/support/nothere/{query}")
+        assert existing.status_code == missing.status_code == 404, query
+
+
+def test_making_a_namespace_private_stops_outsiders_resolving_at_once(
+    world, django_capture_on_commit_callbacks
+):
+    from teams.services import namespace_update
+
+    with django_capture_on_commit_callbacks(execute=True):
+        namespace_update(actor=world.admin, namespace=world.namespace, visibility="internal")
+    outsider = personal_client(UserFactory(username="passer-by"))
+    assert outsider.get("/api/v1/resolve/support/greet/").status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        namespace_update(actor=world.admin, namespace=world.namespace, visibility="private")
+
+    assert outsider.get("/api/v1/resolve/support/greet/").status_code == 404
