@@ -84,3 +84,15 @@ def cache_delete(key: str) -> None:
         cache.delete(key)
     except Exception:
         logger.warning("cache delete failed for %s", key, exc_info=True)
+
+
+def cache_incr(key: str, timeout: int) -> None:
+    """Count atomically; the first count sets the expiry."""
+    if cache_add(key, 1, timeout):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between the add and the incr
+        cache_add(key, 1, timeout)
+    except Exception:
+        logger.warning("cache incr failed for %s", key, exc_info=True)

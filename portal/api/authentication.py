@@ -6,7 +6,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from portal.cache import cache_get, cache_get_many, cache_set
+from portal.cache import cache_get_many, cache_incr
 from portal.request_context import note_token
 from teams.models import ApiToken
 from teams.permissions import ServicePrincipal
@@ -62,7 +62,7 @@ class TokenFailureThrottle:
             )
 
     def record_failure(self) -> None:
-        cache_set(self.key, (cache_get(self.key) or 0) + 1, FAILURE_WINDOW_SECONDS)
+        cache_incr(self.key, FAILURE_WINDOW_SECONDS)
 
 
 class BearerTokenAuthentication(BaseAuthentication):
