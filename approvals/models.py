@@ -72,6 +72,11 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     def is_open(self) -> bool:
         return self.state == self.State.PENDING
 
+    @property
+    def approval_count(self) -> int:
+        """Recorded approvals, counted from `reviews.all()` so a prefetch serves whole lists."""
+        return sum(1 for review in self.reviews.all() if review.decision == "approve")
+
     @transition(field=state, source=State.PENDING, target=State.APPROVED)
     def mark_approved(self) -> None:
         pass

@@ -47,7 +47,7 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_approvals(self, request: PromotionRequest) -> int:
-        return sum(1 for r in request.reviews.all() if r.decision == Review.Decision.APPROVE)
+        return request.approval_count
 
 
 class PromotionRequestCreateSerializer(serializers.Serializer):

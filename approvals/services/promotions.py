@@ -1,4 +1,4 @@
-"""The promotion workflow and rollback.
+"""The promotion workflow: request, approve, reject, cancel, supersede, expire.
 
 Every write locks the prompt's row first, so requests, approvals, applications and rollbacks of
 one prompt are serialized; the deployment row and the request row are locked after it.
@@ -47,6 +47,34 @@ def _request_summary(request: PromotionRequest) -> dict:
         "environment": request.environment.slug,
         "state": request.state,
     }
+
+
+def _audit_request(
+    actor: Principal | None,
+    action: str,
+    request: PromotionRequest,
+    *,
+    justification: str = "",
+    before: dict | None = None,
+    **after,
+) -> None:
+    audit(
+        actor=actor,
+        action=action,
+        object_type="promotion_request",
+        object_id=request.pk,
+        namespace=request.prompt.namespace.slug,
+        justification=justification,
+        before=before,
+        after={**_request_summary(request), **after},
+    )
+
+
+def _close(request: PromotionRequest, transition) -> None:
+    """Move a pending request to a final state now."""
+    transition()
+    request.decided_at = timezone.now()
+    request.save()
 
 
 def _notify(request: PromotionRequest, event: str) -> None:
@@ -133,9 +161,7 @@ def promotion_request(
         .filter(prompt=prompt, environment=environment, state=PromotionRequest.State.PENDING)
     )
     for stale in older:
-        stale.mark_superseded()
-        stale.decided_at = timezone.now()
-        stale.save()
+        _close(stale, stale.mark_superseded)
     request = PromotionRequest.objects.create(
         prompt=prompt,
         version=version,
@@ -148,15 +174,13 @@ def promotion_request(
     )
     for stale in older:
         _record_superseded(stale, by=request, actor=actor)
-    audit(
-        actor=actor,
-        action="promotion.override" if request.override else "promotion.requested",
-        object_type="promotion_request",
-        object_id=request.pk,
-        namespace=prompt.namespace.slug,
+    _audit_request(
+        actor,
+        "promotion.override" if request.override else "promotion.requested",
+        request,
         justification=justification,
         before={"version": request.previous_version.number if request.previous_version else None},
-        after={**_request_summary(request), "skipped_environments": missing if override else []},
+        skipped_environments=missing if override else [],
     )
     if request.required_approvals == 0:
         _apply(request, actor)
@@ -167,14 +191,7 @@ def promotion_request(
 def _record_superseded(older: PromotionRequest, *, by: PromotionRequest, actor: Principal) -> None:
     older.superseded_by = by
     older.save(update_fields=["superseded_by"])
-    audit(
-        actor=actor,
-        action="promotion.superseded",
-        object_type="promotion_request",
-        object_id=older.pk,
-        namespace=older.prompt.namespace.slug,
-        after={**_request_summary(older), "superseded_by": by.pk},
-    )
+    _audit_request(actor, "promotion.superseded", older, superseded_by=by.pk)
     _notify(older, "superseded")
 
 
@@ -184,17 +201,8 @@ def _is_stale(request: PromotionRequest) -> bool:
 
 
 def _expire(request: PromotionRequest) -> None:
-    request.mark_expired()
-    request.decided_at = timezone.now()
-    request.save()
-    audit(
-        actor=None,
-        action="promotion.expired",
-        object_type="promotion_request",
-        object_id=request.pk,
-        namespace=request.prompt.namespace.slug,
-        after=_request_summary(request),
-    )
+    _close(request, request.mark_expired)
+    _audit_request(None, "promotion.expired", request)
     _notify(request, "expired")
 
 
@@ -268,18 +276,13 @@ def promotion_approve(
         request=request, reviewer=actor, decision=Review.Decision.APPROVE, comment=comment or ""
     )
     approvals = _valid_approvals(request)
-    audit(
-        actor=actor,
-        action="promotion.approved",
-        object_type="promotion_request",
-        object_id=request.pk,
-        namespace=request.prompt.namespace.slug,
+    _audit_request(
+        actor,
+        "promotion.approved",
+        request,
         justification=comment or "",
-        after={
-            **_request_summary(request),
-            "approvals": approvals,
-            "required": request.required_approvals,
-        },
+        approvals=approvals,
+        required=request.required_approvals,
     )
     if approvals >= request.required_approvals:
         request.mark_approved()
@@ -320,20 +323,18 @@ def promotion_reject(
         reviewer=actor,
         defaults={"decision": Review.Decision.REJECT, "comment": comment},
     )
-    request.mark_rejected()
-    request.decided_at = timezone.now()
-    request.save()
-    audit(
-        actor=actor,
-        action="promotion.rejected",
-        object_type="promotion_request",
-        object_id=request.pk,
-        namespace=request.prompt.namespace.slug,
-        justification=comment,
-        after=_request_summary(request),
-    )
+    _close(request, request.mark_rejected)
+    _audit_request(actor, "promotion.rejected", request, justification=comment)
     _notify(request, "rejected")
     return request
+
+
+def may_cancel(request: PromotionRequest, actor: Principal) -> bool:
+    """The requester, the namespace's owners and staff withdraw a request."""
+    return permissions.is_user(actor) and (
+        actor.pk == request.requested_by_id
+        or permissions.can_manage_namespace(actor, request.prompt.namespace)
+    )
 
 
 @transaction.atomic
@@ -343,97 +344,14 @@ def promotion_cancel(
     """The requester (or staff, or the namespace's owners) withdraws a pending request."""
     request = _locked_for_decision(request)
     require(
-        permissions.is_user(actor)
-        and (
-            actor.pk == request.requested_by_id
-            or permissions.can_manage_namespace(actor, request.prompt.namespace)
-        ),
+        may_cancel(request, actor),
         "Only the requester, the namespace's owners or staff cancel a request.",
     )
     _require_open(request)
-    request.mark_cancelled()
-    request.decided_at = timezone.now()
-    request.save()
-    audit(
-        actor=actor,
-        action="promotion.cancelled",
-        object_type="promotion_request",
-        object_id=request.pk,
-        namespace=request.prompt.namespace.slug,
-        justification=comment or "",
-        after=_request_summary(request),
-    )
+    _close(request, request.mark_cancelled)
+    _audit_request(actor, "promotion.cancelled", request, justification=comment or "")
     _notify(request, "cancelled")
     return request
-
-
-def previous_versions(*, prompt: Prompt, environment: Environment) -> list[PromptVersion]:
-    """Versions the environment ran before, most recent first, without repeats."""
-    seen: list[int] = []
-    for version_id in (
-        Deployment.history.filter(prompt_id=prompt.pk, environment_id=environment.pk)
-        .order_by("-history_date", "-history_id")
-        .values_list("version_id", flat=True)
-    ):
-        if version_id not in seen:
-            seen.append(version_id)
-    versions = {v.pk: v for v in PromptVersion.objects.filter(pk__in=seen)}
-    return [versions[pk] for pk in seen if pk in versions]
-
-
-@transaction.atomic
-def rollback(
-    *,
-    actor: Principal,
-    prompt: Prompt,
-    environment: Environment,
-    justification: str,
-    version: PromptVersion | None = None,
-) -> Deployment:
-    """Re-point the environment at once to the version it ran before (or a named version it
-    ran at some point). For holders of the promotion right; no approvals; audited."""
-    require(permissions.is_user(actor), "Only people roll back.")
-    require(
-        permissions.holds_promotion_right(actor, prompt.namespace, environment),
-        f"You do not hold the promotion right for {prompt.namespace.slug} in {environment.slug}.",
-    )
-    justification = _require_text(justification, "justification", "A justification")
-    prompt = _lock_prompt(prompt)
-    current = (
-        Deployment.objects.select_for_update()
-        .filter(prompt=prompt, environment=environment)
-        .first()
-    )
-    if current is None:
-        raise Conflict(
-            f"{prompt.full_name} is not deployed in {environment.slug}.", code="not_deployed"
-        )
-    history = previous_versions(prompt=prompt, environment=environment)
-    if version is None:
-        candidates = [v for v in history if v.pk != current.version_id]
-        if not candidates:
-            raise Conflict(
-                f"{environment.slug} never ran another version of {prompt.full_name}.",
-                code="nothing_to_roll_back_to",
-            )
-        version = candidates[0]
-    elif version.pk == current.version_id:
-        raise Conflict(
-            f"{environment.slug} already runs version {version.number}.", code="already_deployed"
-        )
-    elif version.pk not in {v.pk for v in history}:
-        raise Conflict(
-            f"Version {version.number} never ran in {environment.slug}; promote it instead.",
-            code="not_previously_deployed",
-        )
-    return deployment_set(
-        prompt=prompt,
-        environment=environment,
-        version=version,
-        actor=actor,
-        action="deployment.rolled_back",
-        justification=justification,
-    )
 
 
 @transaction.atomic
