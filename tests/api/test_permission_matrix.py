@@ -46,9 +46,7 @@ READERS_OF_ALPHA = {"viewer": 200, "maintainer": 200, "owner": 200, "promoter": 
 def world(db):
     admin = system_actor()
     alpha, beta = TeamFactory(slug="alpha"), TeamFactory(slug="beta")
-    users = {name: UserFactory(username=name) for name in PEOPLE}
-    users["staff"].is_staff = True
-    users["staff"].save()
+    users = {name: UserFactory(username=name, is_staff=name == "staff") for name in PEOPLE}
     UserFactory(username="newbie")
     for name, role in (("viewer", "viewer"), ("maintainer", "maintainer"), ("owner", "owner")):
         MembershipFactory(team=alpha, user=users[name], role=role)

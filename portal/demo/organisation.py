@@ -1,0 +1,31 @@
+"""Demo teams (with their members) and namespaces."""
+
+DEMO_PASSWORD = "demo"
+
+TEAMS = [
+    (
+        "customer-support",
+        "Customer Support",
+        "Prompts that answer customers.",
+        [("alice", "owner"), ("bob", "maintainer"), ("carol", "viewer")],
+    ),
+    (
+        "search",
+        "Search & Ranking",
+        "Query understanding and ranking prompts.",
+        [("dave", "owner"), ("erin", "maintainer")],
+    ),
+    (
+        "platform",
+        "ML Platform",
+        "Shared building blocks for every team.",
+        [("frank", "owner"), ("grace", "maintainer"), ("alice", "viewer")],
+    ),
+]
+
+NAMESPACES = [
+    ("support", "customer-support", "internal", "Customer-facing support replies."),
+    ("support-escalations", "customer-support", "private", "Escalation handling; team only."),
+    ("search-ranking", "search", "internal", "Query rewriting and result ranking."),
+    ("platform-tools", "platform", "internal", "Summaries, classification, extraction."),
+]
