@@ -17,14 +17,14 @@ User = get_user_model()
 
 
 def _user_named(username: str, field: str = "username"):
-    user = User.objects.filter(username=username, is_active=True).first()
+    user = selectors.user_by_username(username=username)
     if user is None:
         raise Invalid.field(field, f"No active user named {username!r}.")
     return user
 
 
 def _team_named(slug: str, field: str = "team") -> Team:
-    team = Team.objects.filter(slug=slug).first()
+    team = selectors.team_by_slug(slug=slug)
     if team is None:
         raise Invalid.field(field, f"No team {slug!r}.")
     return team

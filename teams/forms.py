@@ -3,11 +3,11 @@
 import datetime as dt
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from portal.web import SlugChoiceField
+from teams import selectors
 from teams.models import Membership, Namespace, Team
 from teams.tokens import NAME_MAX_LENGTH
 
@@ -28,10 +28,7 @@ class PageForm(forms.Form):
 
 
 def _user_named(username: str, *, active_only: bool = True) -> AbstractBaseUser:
-    users = get_user_model().objects.filter(username=username)
-    if active_only:
-        users = users.filter(is_active=True)
-    user = users.first()
+    user = selectors.user_by_username(username=username, active_only=active_only)
     if user is None:
         raise forms.ValidationError(f"No active user named “{username}”.", code="unknown_user")
     return user
@@ -100,7 +97,7 @@ class PromotionRightForm(PageForm):
         slug = self.cleaned_data["team"].strip()
         if not slug:
             return None
-        team = Team.objects.filter(slug=slug).first()
+        team = selectors.team_by_slug(slug=slug)
         if team is None:
             raise forms.ValidationError(f"No team “{slug}”.", code="unknown_team")
         return team

@@ -1,5 +1,6 @@
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, QuerySet
@@ -33,6 +34,15 @@ def namespace_get(*, user: Principal, slug: str) -> Namespace:
     if namespace is None:
         raise NotFound(f"No namespace {slug}.")
     return namespace
+
+
+def user_by_username(*, username: str, active_only: bool = True) -> AbstractBaseUser | None:
+    users = get_user_model().objects.filter(username=username)
+    return (users.filter(is_active=True) if active_only else users).first()
+
+
+def team_by_slug(*, slug: str) -> Team | None:
+    return Team.objects.filter(slug=slug).first()
 
 
 def team_members(*, team: Team) -> QuerySet[Membership]:
