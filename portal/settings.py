@@ -130,6 +130,11 @@ if REDIS_URL:
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "portal"),
             # Fail fast when Redis is away: callers fall back to the database.
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            # Kept in each process's memory too, current through Redis' invalidation pushes
+            # (portal/near_cache.py): resolve answers and their generations, token lookups.
+            "NEAR_CACHE_PREFIXES": ["resolve:", "auth-token:"]
+            if env_bool("NEAR_CACHE", default=True)
+            else [],
         }
     }
 else:

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.authentication import authentication_cache_keys, warm_service_principal
+from portal.api.authentication import warm_authentication_cache_keys, warm_service_principal
 from portal.api.permissions import IsPersonOrService, IsPersonOrServiceReading
 from portal.api.schema import ProblemSerializer
 from portal.api.views import parse, parse_query
@@ -200,10 +200,10 @@ class Resolve(APIView):
     permission_classes = [IsPersonOrServiceReading]
 
     def dispatch(self, request, *args, **kwargs):
-        """Everything a warm resolve reads from the cache (token, failure counter, the
-        environment's generation, the answer) comes back in one round trip."""
+        """Everything a warm resolve reads from the cache (the token, the environment's
+        generation, the answer) comes in one round trip, or none when the near cache has it."""
         version = request.GET.get("version", "")
-        keys = authentication_cache_keys(request) + resolve.cache_keys(
+        keys = warm_authentication_cache_keys(request) + resolve.cache_keys(
             namespace=kwargs["namespace"],
             name=kwargs["name"],
             environment=request.GET.get("environment", "production"),

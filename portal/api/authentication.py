@@ -6,7 +6,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from portal.cache import cache_get_many, cache_incr
+from portal.cache import cache_get, cache_get_many, cache_incr
 from portal.request_context import note_token
 from teams.models import ApiToken
 from teams.permissions import ServicePrincipal
@@ -35,13 +35,12 @@ def bearer_secret(request) -> str | None:
         return ""
 
 
-def authentication_cache_keys(request) -> list[str]:
-    """What authenticating this request will read from the cache (for one-round-trip paths)."""
+def warm_authentication_cache_keys(request) -> list[str]:
+    """What `warm_service_principal` reads from the cache (for one-round-trip paths). A known
+    token passes without the failure counter, so that is read only on the full path."""
     secret = bearer_secret(request)
-    if secret is None:
-        return []
-    token_key = token_cache_key(secret)
-    return [failures_key(request), *([token_key] if token_key else [])]
+    token_key = token_cache_key(secret) if secret else None
+    return [token_key] if token_key else []
 
 
 def failures_key(request) -> str:
@@ -126,8 +125,7 @@ def warm_service_principal(request) -> ServicePrincipal | None:
     token_key = token_cache_key(secret) if secret else None
     if token_key is None:
         return None
-    cached = cache_get_many([failures_key(request), token_key])
-    record = cached.get(token_key)
+    record = cache_get(token_key)
     if (
         not isinstance(record, TokenRecord)
         or record.kind != ApiToken.Kind.SERVICE

@@ -8,59 +8,18 @@ from django.utils import timezone
 
 from approvals.services import promotion_approve, promotion_request, rollback
 from prompts.lifecycle import prompt_deprecate, prompt_retire
-from prompts.models import Environment
 from prompts.services import deployment_set, prompt_create, version_create
 from prompts.templating import placeholders
 from teams.services import promotion_right_grant
-from tests.api.conftest import personal_client, problem, service_client
+from tests.api.conftest import personal_client, problem
 from tests.factories import (
     MembershipFactory,
     NamespaceFactory,
     PromptFactory,
     UserFactory,
-    system_actor,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-class World:
-    def __init__(self):
-        self.admin = system_actor()
-        self.namespace = NamespaceFactory(slug="support", visibility="private")
-        self.env = {e.slug: e for e in Environment.objects.all()}
-        self.prompt = PromptFactory(namespace=self.namespace, name="greet")
-        self.versions = [
-            version_create(
-                prompt=self.prompt,
-                author=self.admin,
-                template=text,
-                variables=["name"],
-                model_config={"temperature": 0.1 * i},
-            )
-            for i, text in enumerate(["Hello {{name}}", "Hi {{name}}", "Hey {{name}}"], 1)
-        ]
-        for slug, index in (("development", 2), ("staging", 1), ("production", 0)):
-            self.deploy(slug, index)
-        self.service = service_client(actor=self.admin, namespaces=[self.namespace])
-
-    def deploy(self, environment, index):
-        deployment_set(
-            prompt=self.prompt,
-            environment=self.env[environment],
-            version=self.versions[index],
-            actor=self.admin,
-            action="deployment.seeded",
-        )
-
-    def get(self, path="support/greet", client=None, **headers):
-        return (client or self.service).get(f"/api/v1/resolve/{path}/", **headers)
-
-
-@pytest.fixture
-def world(db, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        return World()
 
 
 def test_resolve_returns_what_each_environment_runs_and_pinned_versions(world):

@@ -1,0 +1,184 @@
+"""The near cache: tracked keys are read from process memory and Redis keeps them current.
+
+"Another process" is played by a second cache client on the same Redis that has no near cache
+of its own (Django's plain Redis backend, same key prefix): its writes reach this process only
+through Redis' invalidation pushes, as a promotion made by another gunicorn worker would.
+"""
+
+import os
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
+
+from portal.redis_cache import ReusingRedisCache
+from prompts.models import Deployment
+from teams.models import ApiToken
+from teams.tokens import REVOKED, token_cache_key
+
+pytestmark = pytest.mark.skipif(
+    not settings.CACHES["default"].get("NEAR_CACHE_PREFIXES"),
+    reason="the near cache is switched off (NEAR_CACHE=0)",
+)
+
+TRACKED = "resolve:near-cache-test"
+
+
+def wait_until(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+@pytest.fixture
+def near():
+    assert wait_until(lambda: cache.near.ready), "the near cache did not connect to Redis"
+    return cache.near
+
+
+@pytest.fixture
+def other_process():
+    return RedisCache(settings.CACHES["default"]["LOCATION"], {"KEY_PREFIX": cache.key_prefix})
+
+
+@pytest.fixture
+def redis_server():
+    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+
+
+def redis_reads(redis_server) -> int:
+    stats = redis_server.info("commandstats")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("get", "mget"))
+
+
+def test_tracked_keys_are_read_from_memory_after_the_first_read(near, redis_server):
+    cache.set(TRACKED, {"answer": 1}, 60)
+    cache.set("untracked-near-cache-test", 2, 60)
+    assert cache.get(TRACKED) == {"answer": 1}
+    before = redis_reads(redis_server)
+
+    for _ in range(5):
+        assert cache.get(TRACKED) == {"answer": 1}
+        assert cache.get_many([TRACKED]) == {TRACKED: {"answer": 1}}
+    assert redis_reads(redis_server) == before
+
+    assert cache.get("untracked-near-cache-test") == 2
+    assert redis_reads(redis_server) == before + 1
+
+
+def test_a_change_by_another_process_reaches_this_one(near, other_process):
+    cache.set(TRACKED, "old", 60)
+    assert cache.get(TRACKED) == "old"
+
+    other_process.set(TRACKED, "new", 60)
+    assert wait_until(lambda: cache.get(TRACKED) == "new")
+
+    other_process.delete(TRACKED)
+    assert wait_until(lambda: cache.get(TRACKED) is None)
+
+
+def test_a_flush_by_another_process_empties_the_near_cache(near, other_process):
+    cache.set(TRACKED, "kept", 60)
+    assert cache.get(TRACKED) == "kept"
+
+    other_process.clear()
+
+    assert wait_until(lambda: cache.get(TRACKED) is None)
+
+
+def test_a_read_that_races_a_change_is_not_kept(near, other_process):
+    cache.set(TRACKED, "old", 60)
+    full_key = cache.make_key(TRACKED)
+    marks = near.begin([full_key])  # a read of "old" is in flight...
+    other_process.set(TRACKED, "new", 60)  # ...when another process changes the key
+    assert wait_until(lambda: near._values.get(full_key) is not marks[full_key])
+
+    near.complete(marks, {full_key: "old"})  # the late answer of the read
+
+    assert near.lookup([full_key]) == {}
+    assert cache.get(TRACKED) == "new"
+
+
+def test_a_lost_connection_turns_the_near_cache_off_until_it_is_back(
+    near, redis_server, other_process
+):
+    cache.set(TRACKED, "before", 60)
+    assert cache.get(TRACKED) == "before"
+    full_key = cache.make_key(TRACKED)
+
+    redis_server.client_kill_filter(_type="pubsub")
+    assert wait_until(lambda: not near._ready)
+    assert near.lookup([full_key]) == {}
+    other_process.set(TRACKED, "during", 60)  # no invalidation can reach this process now
+
+    assert wait_until(lambda: near.ready)
+    assert cache.get(TRACKED) == "during"
+    assert near.lookup([full_key]) == {full_key: "during"}
+
+
+def test_a_forked_child_starts_without_the_parents_copies(near):
+    cache.set(TRACKED, "parent", 60)
+    assert cache.get(TRACKED) == "parent"
+    full_key = cache.make_key(TRACKED)
+    assert near.lookup([full_key]) == {full_key: "parent"}
+
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if near.lookup([full_key]) == {} else 1)
+    _, status = os.waitpid(child, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_with_redis_away_the_near_cache_never_answers(db):
+    dead = ReusingRedisCache(
+        "redis://127.0.0.1:1/0",
+        {
+            "NEAR_CACHE_PREFIXES": ["resolve:"],
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        },
+    )
+    time.sleep(0.2)
+
+    assert dead.near.ready is False
+    assert dead.near.begin([dead.make_key(TRACKED)]) == {}
+    with pytest.raises(redis.ConnectionError):
+        dead.get(TRACKED)
+
+
+@pytest.mark.django_db
+class TestServing:
+    """The resolve hot path reads the near cache; other workers' changes still show at once."""
+
+    def test_a_warm_resolve_makes_no_redis_round_trip(self, near, redis_server, world):
+        assert world.get().status_code == 200
+        assert world.get().status_code == 200
+        before = redis_reads(redis_server)
+
+        assert world.get().json()["version"] == 1
+
+        assert redis_reads(redis_server) == before
+
+    def test_a_promotion_by_another_worker_is_served_at_once(self, near, other_process, world):
+        assert world.get().json()["version"] == 1
+        # Another worker commits a new production deployment and bumps the generation:
+        Deployment.objects.filter(prompt=world.prompt, environment__slug="production").update(
+            version=world.versions[2]
+        )
+        other_process.set("resolve:gen:production", "generation-of-another-worker", None)
+
+        assert wait_until(lambda: world.get().json()["version"] == 3)
+
+    def test_a_token_revoked_by_another_worker_stops_at_once(self, near, other_process, world):
+        assert world.get().status_code == 200
+        token = ApiToken.objects.get(kind="service", namespaces=world.namespace)
+        ApiToken.objects.filter(pk=token.pk).update(revoked=True)
+        other_process.set(token_cache_key(f"{token.prefix}.x"), REVOKED, 60)
+
+        assert wait_until(lambda: world.get().status_code == 401)
