@@ -3,7 +3,7 @@
 Run with `make bench` (which wraps this in scripts/with-services.sh for a private PostgreSQL
 and Redis). Drives both endpoints with wrk from a second process and prints requests/s and
 latency percentiles. Targets on 2 cores: resolve >= 60% of the trivial view's throughput and
-p50 under 5 ms.
+p50 under 5 ms. A last run shows resolve with the near cache switched off.
 """
 
 import os
@@ -169,6 +169,16 @@ def main() -> None:
             "resolve, light load": drive(wrk, resolve_url, token, LATENCY_CONNECTIONS),
             "trivial, light load": drive(wrk, f"{base}/ping/", "", LATENCY_CONNECTIONS),
         }
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    # For comparison: the same server with the near cache off (one Redis round trip each).
+    port = free_port()
+    server = start_server({**env, "NEAR_CACHE": "0"}, port)
+    try:
+        runs["resolve, NEAR_CACHE=0"] = drive(
+            wrk, resolve_url.replace(base, f"http://127.0.0.1:{port}"), token
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -30,7 +30,7 @@ import redis
 logger = logging.getLogger(__name__)
 
 INVALIDATION_CHANNEL = "__redis__:invalidate"
-MAX_ENTRIES = 50_000
+MAX_ENTRIES = 10_000  # then start over: a bound on memory, not an eviction policy
 HEALTH_CHECK_SECONDS = 1.0
 RECONNECT_MAX_SECONDS = 5.0
 

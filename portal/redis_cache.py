@@ -5,7 +5,8 @@ setup each time; on the resolve hot path that was most of the request. Clients a
 thread-safe (the pool hands out connections), so one per pool is enough.
 
 Keys under `NEAR_CACHE_PREFIXES` (a CACHES entry setting) are also kept in process memory and
-kept current by Redis (`portal.near_cache`): reading them costs no round trip.
+kept current by Redis (`portal.near_cache`): reading them costs no round trip. Only with a
+single Redis server: a LOCATION that lists replicas turns the near cache off.
 """
 
 from collections.abc import Iterable
@@ -36,7 +37,10 @@ class ReusingRedisCache(RedisCache):
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
         prefixes = [self.make_key(prefix) for prefix in params.get("NEAR_CACHE_PREFIXES", ())]
-        self.near = near_cache_for(self._servers[0], prefixes) if prefixes else None
+        # With replicas, a read could reach a replica that has not yet seen a change whose
+        # invalidation already arrived; the near cache would then keep the old value.
+        near = prefixes and len(self._servers) == 1
+        self.near = near_cache_for(self._servers[0], prefixes) if near else None
 
     def validate_key(self, key: str) -> None:
         """Memcached's key rules (what Django warns about) do not apply to Redis; checking them

@@ -182,3 +182,12 @@ class TestServing:
         other_process.set(token_cache_key(f"{token.prefix}.x"), REVOKED, 60)
 
         assert wait_until(lambda: world.get().status_code == 401)
+
+
+def test_a_cache_with_replicas_has_no_near_cache():
+    """A replica may answer with a value older than an invalidation already received."""
+    replicated = ReusingRedisCache(
+        "redis://127.0.0.1:1/0;redis://127.0.0.1:2/0", {"NEAR_CACHE_PREFIXES": ["resolve:"]}
+    )
+
+    assert replicated.near is None
