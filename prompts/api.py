@@ -16,6 +16,7 @@ from portal.api.permissions import IsPersonOrService, IsPersonOrServiceReading
 from portal.api.schema import ProblemSerializer
 from portal.api.views import parse, parse_query
 from portal.cache import prefetch
+from portal.converters import version_number
 from portal.errors import Invalid, NotFound
 from portal.validators import SLUG_PATTERN
 from prompts import resolve, selectors, services
@@ -184,11 +185,12 @@ def _resolve_query(params) -> dict:
     if not SLUG.match(environment):
         raise Invalid.field("environment", "Name an environment by its slug.")
     version = params.get("version")
-    if version is not None and not (version.isdigit() and 0 < int(version) < 2**31):
+    number = version_number(version)
+    if version is not None and number is None:
         raise Invalid.field("version", "A version is a positive whole number.")
     if len(params.get("subject", "")) > 200:
         raise Invalid.field("subject", "At most 200 characters.")
-    return {"environment": environment, "version": int(version) if version else None}
+    return {"environment": environment, "version": number}
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -202,12 +204,11 @@ class Resolve(APIView):
     def dispatch(self, request, *args, **kwargs):
         """Everything a warm resolve reads from the cache (the token, the environment's
         generation, the answer) comes in one round trip, or none when the near cache has it."""
-        version = request.GET.get("version", "")
         keys = warm_authentication_cache_keys(request) + resolve.cache_keys(
             namespace=kwargs["namespace"],
             name=kwargs["name"],
             environment=request.GET.get("environment", "production"),
-            version=int(version) if version.isdigit() and int(version) < 2**31 else None,
+            version=version_number(request.GET.get("version")),
         )
         with prefetch(keys):
             return self._warm(request, kwargs) or super().dispatch(request, *args, **kwargs)

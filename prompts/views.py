@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from portal.converters import version_number
 from portal.errors import DomainError
 from portal.validators import SLUG_PATTERN
 from portal.web import SlugChoiceField, error_status, found, require_or_403, submit
@@ -58,9 +59,9 @@ def prompt_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespon
 def version_detail(request: HttpRequest, namespace: str, name: str, number: int) -> HttpResponse:
     prompt = _prompt_or_404(request, namespace, name)
     version = found(selectors.prompt_version_get, prompt=prompt, number=number)
-    against_number = request.GET.get("against")
-    if against_number is not None and against_number.isdigit():
-        against = found(selectors.prompt_version_get, prompt=prompt, number=int(against_number))
+    against_number = version_number(request.GET.get("against"))
+    if against_number is not None:
+        against = found(selectors.prompt_version_get, prompt=prompt, number=against_number)
     else:
         against = version.parent
     diff = selectors.version_diff(old=against, new=version) if against else None

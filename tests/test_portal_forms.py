@@ -321,3 +321,17 @@ def test_nul_characters_are_form_errors_not_server_errors(client, staff, prompt,
     assert response.status_code == 422
     assert not PromptVersion.objects.exists()
     assert Prompt.objects.count() == 1
+
+
+@pytest.mark.parametrize("against", ["²", "abc", "99999999999"])
+def test_an_odd_against_parameter_shows_the_diff_against_the_parent(signed_in, prompt, against):
+    signed_in.post(_new_version_url(prompt), _text_version(message="first cut"))
+    signed_in.post(_new_version_url(prompt), _text_version(template="Bye {{name}}"))
+
+    page = signed_in.get(
+        reverse("prompts:version", args=[prompt.namespace.slug, prompt.name, 2]),
+        {"against": against},
+    )
+
+    assert page.status_code == 200
+    assert "+Bye {{name}}" in page.content.decode()

@@ -59,6 +59,14 @@ def test_errors_are_problems(world):
     assert world.get("support/nope").status_code == 404
 
 
+@pytest.mark.parametrize("version", ["²", "١", "0", "-1", "2147483648", "1e3", "", "v1"])
+def test_a_version_that_is_not_a_number_is_a_problem_not_a_server_error(world, version):
+    response = world.service.get("/api/v1/resolve/support/greet/", {"version": version})
+
+    assert response.status_code == 422
+    assert "version" in problem(response)["errors"]
+
+
 def test_http_caching_etag_304_and_headers(world):
     first = world.get()
 
