@@ -17,8 +17,8 @@ from django.db import transaction
 from django.db.models import Exists, Q
 from django.utils.http import http_date
 
-from portal.cache import cache_add, cache_get, cache_get_many, cache_set
-from portal.errors import Gone, Invalid, NotFound
+from portal.cache import cache_add, cache_delete, cache_get, cache_get_many, cache_set
+from portal.errors import DomainError, Gone, Invalid, NotFound
 from prompts.composition import MAX_INCLUDE_DEPTH, version_includes
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from prompts.rendering import Source, check_variables, render
@@ -63,13 +63,14 @@ def invalidate(*, environments: list[str] | None = None) -> None:
     transaction.on_commit(bump)
 
 
-def _generation(environment: str, cached: str | None) -> str:
+def _generation(environment: str, cached: str | None) -> tuple[str, bool]:
+    """The environment's generation, and whether this call created it."""
     if cached:
-        return cached
+        return cached, False
     fresh = uuid.uuid4().hex
     if cache_add(_gen_key(environment), fresh, None):
-        return fresh
-    return cache_get(_gen_key(environment)) or fresh
+        return fresh, True
+    return cache_get(_gen_key(environment)) or fresh, False
 
 
 def resolve(
@@ -77,10 +78,17 @@ def resolve(
 ) -> Resolved:
     key = _entry_key(environment, namespace, name, version)
     cached = cache_get_many([_gen_key(environment), key])
-    generation = _generation(environment, cached.get(_gen_key(environment)))
+    generation, created = _generation(environment, cached.get(_gen_key(environment)))
     entry = cached.get(key)
     if not entry or entry["generation"] != generation:
-        entry = _load(user, namespace, name, environment, version)
+        try:
+            entry = _load(user, namespace, name, environment, version)
+        except DomainError:
+            # Any slug a caller sends (an unknown environment) must not leave a key behind.
+            # Dropping a generation is always safe: entries of the old one read as misses.
+            if created:
+                cache_delete(_gen_key(environment))
+            raise
         entry["generation"] = generation
         cache_set(key, entry, CACHE_SECONDS)
     if not _may_read(user, entry["namespace_id"], entry["visibility"]):

@@ -67,6 +67,16 @@ def test_a_version_that_is_not_a_number_is_a_problem_not_a_server_error(world, v
     assert "version" in problem(response)["errors"]
 
 
+def test_unknown_environments_leave_nothing_in_the_cache(world):
+    for slug in ("moon", "mars"):
+        response = world.service.get("/api/v1/resolve/support/greet/", {"environment": slug})
+        assert response.status_code == 422
+
+    assert cache.get("resolve:gen:moon") is None
+    assert cache.get("resolve:gen:mars") is None
+    assert cache.get("resolve:moon:support/greet:live") is None
+
+
 def test_http_caching_etag_304_and_headers(world):
     first = world.get()
 
