@@ -1,15 +1,27 @@
 """A process-local copy of chosen cache keys that Redis keeps current.
 
 This is Redis' server-assisted client-side caching (`CLIENT TRACKING`, broadcast mode, RESP2
-redirection; Redis >= 6). One daemon thread per process holds one connection that asks Redis
-to track the configured key prefixes and subscribes to the invalidation channel. Redis then
-pushes the name of every tracked key that any client sets, deletes, or that expires or is
-evicted, and the thread drops the local copy. A key this process writes itself is dropped
-at once, so a process always reads its own writes.
+redirection; Redis >= 6). Each process holds one connection that asks Redis to track the
+configured key prefixes and subscribes to the invalidation channel. Redis then sends the name
+of every tracked key that any client sets or deletes, or that expires or is evicted, and the
+local copy is dropped.
 
-While that connection is not up (starting, Redis away, reconnecting), the near cache answers
-nothing and keeps nothing: callers read Redis as before, and no copy survives a time in which
-an invalidation could have been missed. A silent connection is noticed by a ping every second.
+When is a change seen?
+- A process's own writes drop its copy at once (the cache backend does that).
+- Every read first applies the invalidations that have reached this process's socket, in the
+  reading thread (no waiting for a listener thread that may be starved of the GIL).
+- A writer waits, after its write, for one more round trip to Redis (`ReusingRedisCache`):
+  Redis sends all pending invalidations before it reads another command, so when the writer's
+  write returns, the invalidation is already on its way to every other process. A request that
+  another process serves after the write returned therefore sees the change, unless the
+  invalidation is slower on the wire from Redis to that process than the writer's answer and
+  the caller's next request together.
+- Copies also keep the key's TTL: an expired copy is never served.
+
+While the connection is not up (starting, Redis away, reconnecting, refused), the near cache
+answers nothing and keeps nothing: reads go to Redis as before, and no copy survives a time in
+which an invalidation could have been missed. A silent connection is found by a ping every
+second, by a listener thread that also applies invalidations when nobody reads.
 
 A read that races with a change is handled as Redis' documentation advises: before asking
 Redis, the reader leaves a placeholder; an invalidation removes it; the value read is kept only
@@ -19,6 +31,7 @@ Values are shared by every thread of the process: callers must not mutate what t
 """
 
 import logging
+import math
 import os
 import threading
 import time
@@ -29,10 +42,13 @@ import redis
 
 logger = logging.getLogger(__name__)
 
-INVALIDATION_CHANNEL = "__redis__:invalidate"
+INVALIDATION_CHANNEL = b"__redis__:invalidate"
 MAX_ENTRIES = 10_000  # then start over: a bound on memory, not an eviction policy
 HEALTH_CHECK_SECONDS = 1.0
 RECONNECT_MAX_SECONDS = 5.0
+REFUSED_RETRY_SECONDS = 60.0
+# Cache options that are Django's, not connection settings.
+_DJANGO_OPTIONS = {"serializer", "pool_class", "parser_class"}
 
 
 class _Pending:
@@ -42,14 +58,19 @@ class _Pending:
 
 
 class NearCache:
-    def __init__(self, url: str, prefixes: Iterable[str]) -> None:
+    def __init__(self, url: str, prefixes: Iterable[str], options: dict[str, Any]) -> None:
         self.url = url
         self.prefixes = tuple(prefixes)
-        self._lock = threading.Lock()
-        self._values: dict[str, Any] = {}
+        self._options = {k: v for k, v in options.items() if k not in _DJANGO_OPTIONS}
+        self._lock = threading.Lock()  # guards _values, _ready and _connection
+        self._read_lock = threading.Lock()  # one reader of the connection at a time
+        self._values: dict[str, tuple[Any, float] | _Pending] = {}
         self._ready = False
+        self._connection: redis.connection.AbstractConnection | None = None
+        self._awaiting_pong = False
         self._pid: int | None = None
-        self._generation = 0  # counts connections; a stale listener stops when it changes
+        self._generation = 0  # a listener stops when this changes (fork, close)
+        self._closed = False
 
     # --- what the cache backend calls ---------------------------------------------------------
     def tracks(self, key: str) -> bool:
@@ -57,7 +78,20 @@ class NearCache:
 
     @property
     def ready(self) -> bool:
+        """Connected, with every invalidation that has reached this process applied."""
         self._ensure_running()
+        connection = self._connection
+        if not self._ready or connection is None:
+            return False
+        try:
+            with self._read_lock:
+                if connection is not self._connection:
+                    return False
+                self._drain(connection)
+        except Exception:
+            logger.warning("near cache lost its connection to Redis", exc_info=True)
+            self._fail(connection)
+            return False
         return self._ready
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Any]:
@@ -65,11 +99,12 @@ class NearCache:
         if not self.ready:
             return {}
         values = self._values
+        now = time.monotonic()
         found = {}
         for key in keys:
-            value = values.get(key, _Pending)
-            if value is not _Pending and not isinstance(value, _Pending):
-                found[key] = value
+            item = values.get(key)
+            if type(item) is tuple and item[1] > now:
+                found[key] = item[0]
         return found
 
     def begin(self, keys: list[str]) -> dict[str, _Pending]:
@@ -83,15 +118,20 @@ class NearCache:
             self._values.update(marks)
             return marks
 
-    def complete(self, marks: dict[str, _Pending], found: dict[str, Any]) -> None:
-        """Keep what the read found, for each key not invalidated since `begin`."""
+    def complete(
+        self, marks: dict[str, _Pending], found: dict[str, tuple[Any, float | None]]
+    ) -> None:
+        """Keep what the read found (value, seconds to live or None), for each key not
+        invalidated since `begin`."""
         if not marks:
             return
+        now = time.monotonic()
         with self._lock:
             for key, mark in marks.items():
                 if self._values.get(key) is mark:
                     if key in found:
-                        self._values[key] = found[key]
+                        value, ttl = found[key]
+                        self._values[key] = (value, math.inf if ttl is None else now + ttl)
                     else:
                         del self._values[key]
 
@@ -104,103 +144,147 @@ class NearCache:
         with self._lock:
             self._values.clear()
 
+    def close(self) -> None:
+        """Stop the listener and keep nothing (for a cache that is no longer used)."""
+        self._closed = True
+        self._generation += 1
+        self._set_ready(None)
+
     def reset_after_fork(self) -> None:
         """A forked child has none of the parent's threads: start over in the child."""
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         self._values = {}
         self._ready = False
+        self._connection = None
         self._pid = None
 
-    # --- the listener thread --------------------------------------------------------------------
+    # --- the connection ---------------------------------------------------------------------------
     def _ensure_running(self) -> None:
-        if self._pid == os.getpid():
+        if self._pid == os.getpid() or self._closed:
             return
         with self._lock:
             if self._pid == os.getpid():
                 return
+            # A new process (also one forked without Python's fork hooks) keeps nothing.
+            self._values = {}
+            self._ready = False
+            self._connection = None
             self._pid = os.getpid()
             self._generation += 1
             threading.Thread(
                 target=self._run, args=(self._generation,), name="near-cache", daemon=True
             ).start()
 
-    def _set_ready(self, ready: bool) -> None:
+    def _set_ready(self, connection: redis.connection.AbstractConnection | None) -> None:
         with self._lock:
             self._values.clear()
-            self._ready = ready
+            self._connection = connection
+            self._ready = connection is not None
+
+    def _fail(self, connection: redis.connection.AbstractConnection) -> None:
+        """Stop answering from a connection that failed; the listener reconnects."""
+        with self._lock:
+            if self._connection is connection:
+                self._values.clear()
+                self._ready = False
 
     def _run(self, generation: int) -> None:
+        pool = redis.ConnectionPool.from_url(self.url, **self._options)
+        # Whatever the URL or the options say: RESP2 (pub/sub redirection), and timeouts of
+        # our own, since this connection waits for pushes.
+        pool.connection_kwargs.update(protocol=2, socket_connect_timeout=1, socket_timeout=5)
         delay = 0.05
         while generation == self._generation:
             connection = None
             try:
-                connection = self._connect()
-                self._set_ready(True)
+                connection = self._connect(pool)
+                self._awaiting_pong = False
+                self._set_ready(connection)
                 if delay > 0.05:
-                    logger.warning("near cache reconnected to Redis")
+                    logger.warning("near cache connected to Redis again")
                 delay = 0.05
                 self._listen(connection, generation)
+            except redis.ResponseError as error:  # ACL, Redis < 6, CLIENT disabled: not transient
+                logger.error("Redis refuses the near cache (reads go to Redis): %s", error)
+                delay = REFUSED_RETRY_SECONDS
             except Exception as error:
                 if delay == 0.05:
                     logger.warning("near cache off until Redis answers again: %s", error)
+                delay = min(delay * 2, RECONNECT_MAX_SECONDS)
             finally:
-                self._set_ready(False)
                 if connection is not None:
+                    self._fail(connection)
                     connection.disconnect()
             time.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
-    def _connect(self) -> redis.connection.AbstractConnection:
-        pool = redis.ConnectionPool.from_url(
-            self.url, protocol=2, socket_connect_timeout=1, socket_timeout=5
-        )
+    def _connect(self, pool: redis.ConnectionPool) -> redis.connection.AbstractConnection:
         connection = pool.make_connection()
-        connection.connect()
-        connection.send_command("CLIENT", "ID")
-        client_id = connection.read_response()
-        prefixes = [part for prefix in self.prefixes for part in ("PREFIX", prefix)]
-        tracking = ("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes)
-        connection.send_command(*tracking)
-        connection.read_response()
-        connection.send_command("SUBSCRIBE", INVALIDATION_CHANNEL)
-        connection.read_response()
+        try:
+            connection.connect()
+            connection.send_command("CLIENT", "ID")
+            client_id = connection.read_response()
+            prefixes = [part for prefix in self.prefixes for part in ("PREFIX", prefix)]
+            tracking = ("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes)
+            connection.send_command(*tracking)
+            connection.read_response()
+            connection.send_command("SUBSCRIBE", INVALIDATION_CHANNEL)
+            connection.read_response()
+        except Exception:
+            connection.disconnect()
+            raise
         return connection
 
-    def _listen(self, connection, generation: int) -> None:
-        awaiting_pong = False
-        while generation == self._generation:
-            if connection.can_read(timeout=HEALTH_CHECK_SECONDS):
-                message = connection.read_response()
-                kind = message[0]
-                if kind == b"message" and message[1] == INVALIDATION_CHANNEL.encode():
-                    self._invalidate(message[2])
-                elif kind == b"pong":
-                    awaiting_pong = False
-            elif awaiting_pong:
-                raise ConnectionError("Redis did not answer the near cache's ping")
-            else:
-                connection.send_command("PING")
-                awaiting_pong = True
+    def _listen(self, connection: redis.connection.AbstractConnection, generation: int) -> None:
+        while generation == self._generation and self._connection is connection and self._ready:
+            readable = connection.can_read(timeout=HEALTH_CHECK_SECONDS)
+            with self._read_lock:
+                if readable:
+                    self._drain(connection)
+                elif self._awaiting_pong:
+                    raise ConnectionError("Redis did not answer the near cache's ping")
+                else:
+                    connection.send_command("PING")
+                    self._awaiting_pong = True
+
+    def _drain(self, connection: redis.connection.AbstractConnection) -> None:
+        """Apply every message that has arrived (the caller holds the read lock)."""
+        while connection.can_read(timeout=0):
+            # On an error the listener drops the connection (it must not reconnect by itself).
+            message = connection.read_response(timeout=1, disconnect_on_error=False)
+            kind = message[0]
+            if kind == b"message" and message[1] == INVALIDATION_CHANNEL:
+                self._invalidate(message[2])
+            elif kind == b"pong":
+                self._awaiting_pong = False
 
     def _invalidate(self, keys: list[bytes] | None) -> None:
         if keys is None:  # FLUSHDB / FLUSHALL
             self.forget_all()
         else:
-            self.forget(key.decode() for key in keys)
+            self.forget(key.decode(errors="surrogateescape") for key in keys)
 
 
-_registry: dict[tuple[str, tuple[str, ...]], NearCache] = {}
+_registry: dict[tuple[str, tuple[str, ...], str], NearCache] = {}
 _registry_lock = threading.Lock()
 
 
-def near_cache_for(url: str, prefixes: Iterable[str]) -> NearCache:
-    """The one near cache of this process for a Redis server and set of prefixes."""
-    identity = (url, tuple(prefixes))
+def near_cache_for(url: str, prefixes: Iterable[str], options: dict[str, Any]) -> NearCache:
+    """The one near cache of this process for a Redis server, its options and prefixes."""
+    identity = (url, tuple(prefixes), repr(sorted(options.items())))
     with _registry_lock:
         near = _registry.get(identity)
         if near is None:
-            near = _registry[identity] = NearCache(url, identity[1])
+            near = _registry[identity] = NearCache(url, identity[1], options)
         return near
+
+
+def near_cache_close(near: NearCache) -> None:
+    with _registry_lock:
+        for identity, known in list(_registry.items()):
+            if known is near:
+                del _registry[identity]
+    near.close()
 
 
 def _after_fork_in_child() -> None:

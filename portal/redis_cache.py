@@ -9,7 +9,8 @@ kept current by Redis (`portal.near_cache`): reading them costs no round trip. O
 single Redis server: a LOCATION that lists replicas turns the near cache off.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -31,6 +32,25 @@ class ReusingRedisCacheClient(RedisCacheClient):
             self._clients[index] = client
         return client
 
+    def get_many_with_ttl(self, keys: list[str]) -> dict[str, tuple[Any, float | None]]:
+        """Values with their seconds to live (None: no expiry), in one round trip."""
+        with self.get_client(None).pipeline(transaction=False) as pipe:
+            pipe.mget(keys)
+            for key in keys:
+                pipe.pttl(key)
+            values, *ttls = pipe.execute()
+        return {
+            key: (self._serializer.loads(value), ttl / 1000 if ttl >= 0 else None)
+            for key, value, ttl in zip(keys, values, ttls, strict=True)
+            if value is not None
+        }
+
+    def fence(self) -> None:
+        """One more round trip after a write. Redis sends every pending reply, invalidation
+        pushes included, before it reads another command; so once this returns, the
+        invalidations of the write are on their way to every process."""
+        self.get_client(None, write=True).ping()
+
 
 class ReusingRedisCache(RedisCache):
     def __init__(self, server, params) -> None:
@@ -40,7 +60,7 @@ class ReusingRedisCache(RedisCache):
         # With replicas, a read could reach a replica that has not yet seen a change whose
         # invalidation already arrived; the near cache would then keep the old value.
         near = prefixes and len(self._servers) == 1
-        self.near = near_cache_for(self._servers[0], prefixes) if near else None
+        self.near = near_cache_for(self._servers[0], prefixes, self._options) if near else None
 
     def validate_key(self, key: str) -> None:
         """Memcached's key rules (what Django warns about) do not apply to Redis; checking them
@@ -61,63 +81,74 @@ class ReusingRedisCache(RedisCache):
         near = self.near
         if near is None:
             return self._cache.get_many(full_keys)
-        found = near.lookup(key for key in full_keys if near.tracks(key))
-        missing = [key for key in full_keys if key not in found]
-        if not missing:
-            return found
-        marks = near.begin([key for key in missing if near.tracks(key)])
-        fetched: dict[str, Any] = {}
-        try:
-            fetched = self._cache.get_many(missing)
-        finally:
-            near.complete(marks, fetched)
-        return {**found, **fetched}
+        tracked = [key for key in full_keys if near.tracks(key)]
+        found = near.lookup(tracked) if tracked else {}
+        untracked = [key for key in full_keys if key not in found and key not in tracked]
+        missing = [key for key in tracked if key not in found]
+        if untracked:
+            found.update(self._cache.get_many(untracked))
+        if missing:
+            marks = near.begin(missing)
+            fetched: dict[str, tuple[Any, float | None]] = {}
+            try:
+                fetched = self._cache.get_many_with_ttl(missing)
+            finally:
+                near.complete(marks, fetched)
+            found.update((key, value) for key, (value, _) in fetched.items())
+        return found
 
-    # --- writes drop the local copy once Redis has the change -----------------------------------
-    def _forget(self, keys: Iterable[str], version: int | None) -> None:
-        if self.near is not None:
+    # --- writes: tell the other processes, then drop the local copy -----------------------------
+    @contextmanager
+    def _writing(self, keys: Iterable[str], version: int | None) -> Iterator[None]:
+        near = self.near
+        tracked = []
+        if near is not None:
             full_keys = (self.make_key(key, version=version) for key in keys)
-            self.near.forget(key for key in full_keys if self.near.tracks(key))
+            tracked = [key for key in full_keys if near.tracks(key)]
+        try:
+            yield
+            if tracked:
+                self._cache.fence()
+        finally:
+            if tracked:
+                near.forget(tracked)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None) -> bool:
-        try:
+        with self._writing([key], version):
             return super().add(key, value, timeout, version)
-        finally:
-            self._forget([key], version)
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None) -> None:
-        try:
+        with self._writing([key], version):
             super().set(key, value, timeout, version)
-        finally:
-            self._forget([key], version)
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None) -> list:
-        try:
+        data = dict(data)
+        with self._writing(data, version):
             return super().set_many(data, timeout, version)
-        finally:
-            self._forget(data, version)
 
     def delete(self, key, version=None) -> bool:
-        try:
+        with self._writing([key], version):
             return super().delete(key, version)
-        finally:
-            self._forget([key], version)
 
     def delete_many(self, keys, version=None) -> None:
-        try:
+        keys = list(keys)
+        with self._writing(keys, version):
             super().delete_many(keys, version)
-        finally:
-            self._forget(keys, version)
 
     def incr(self, key, delta=1, version=None) -> int:
-        try:
+        with self._writing([key], version):
             return super().incr(key, delta, version)
-        finally:
-            self._forget([key], version)
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None) -> bool:
+        with self._writing([key], version):  # the local copy carries the old expiry
+            return super().touch(key, timeout, version)
 
     def clear(self) -> bool:
         try:
-            return super().clear()
+            cleared = super().clear()
+            if self.near is not None:
+                self._cache.fence()
+            return cleared
         finally:
             if self.near is not None:
                 self.near.forget_all()

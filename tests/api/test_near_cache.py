@@ -1,19 +1,21 @@
 """The near cache: tracked keys are read from process memory and Redis keeps them current.
 
-"Another process" is played by a second cache client on the same Redis that has no near cache
-of its own (Django's plain Redis backend, same key prefix): its writes reach this process only
+"Another process" is played by a second cache backend on the same Redis with a near cache of
+its own (different options, so a separate one): its writes reach this process's copies only
 through Redis' invalidation pushes, as a promotion made by another gunicorn worker would.
 """
 
+import logging
 import os
+import threading
 import time
 
 import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCache
 
+from portal.near_cache import near_cache_close
 from portal.redis_cache import ReusingRedisCache
 from prompts.models import Deployment
 from teams.models import ApiToken
@@ -44,7 +46,17 @@ def near():
 
 @pytest.fixture
 def other_process():
-    return RedisCache(settings.CACHES["default"]["LOCATION"], {"KEY_PREFIX": cache.key_prefix})
+    other = ReusingRedisCache(
+        settings.CACHES["default"]["LOCATION"],
+        {
+            "KEY_PREFIX": cache.key_prefix,
+            "NEAR_CACHE_PREFIXES": settings.CACHES["default"]["NEAR_CACHE_PREFIXES"],
+            "OPTIONS": {"socket_timeout": 0.75},
+        },
+    )
+    assert other.near is not cache.near
+    yield other
+    near_cache_close(other.near)
 
 
 @pytest.fixture
@@ -77,10 +89,48 @@ def test_a_change_by_another_process_reaches_this_one(near, other_process):
     assert cache.get(TRACKED) == "old"
 
     other_process.set(TRACKED, "new", 60)
-    assert wait_until(lambda: cache.get(TRACKED) == "new")
+    assert cache.get(TRACKED) == "new"
 
     other_process.delete(TRACKED)
-    assert wait_until(lambda: cache.get(TRACKED) is None)
+    assert cache.get(TRACKED) is None
+
+
+def test_the_next_read_sees_another_process_change_even_when_this_one_is_busy(near, other_process):
+    """Reads apply the invalidations that arrived themselves: a listener thread starved of
+    the GIL by busy request threads would leave old copies in use for a while."""
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            sum(range(1000))
+
+    spinners = [threading.Thread(target=spin) for _ in range(4)]
+    for spinner in spinners:
+        spinner.start()
+    try:
+        stale = []
+        for number in range(200):
+            other_process.set(TRACKED, number, 60)
+            if (seen := cache.get(TRACKED)) != number:
+                stale.append((number, seen))
+    finally:
+        stop.set()
+        for spinner in spinners:
+            spinner.join()
+
+    assert stale == []
+
+
+def test_a_copy_is_not_served_once_its_key_expired(near, redis_server):
+    redis_server.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)  # Redis sends no push now
+    try:
+        cache.set(TRACKED, "short-lived", 1)
+        assert cache.get(TRACKED) == "short-lived"
+        time.sleep(1.1)
+
+        assert cache.get(TRACKED) is None
+    finally:
+        redis_server.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)
 
 
 def test_a_flush_by_another_process_empties_the_near_cache(near, other_process):
@@ -89,7 +139,7 @@ def test_a_flush_by_another_process_empties_the_near_cache(near, other_process):
 
     other_process.clear()
 
-    assert wait_until(lambda: cache.get(TRACKED) is None)
+    assert cache.get(TRACKED) is None
 
 
 def test_a_read_that_races_a_change_is_not_kept(near, other_process):
@@ -97,9 +147,10 @@ def test_a_read_that_races_a_change_is_not_kept(near, other_process):
     full_key = cache.make_key(TRACKED)
     marks = near.begin([full_key])  # a read of "old" is in flight...
     other_process.set(TRACKED, "new", 60)  # ...when another process changes the key
-    assert wait_until(lambda: near._values.get(full_key) is not marks[full_key])
+    assert near.ready  # applies the invalidation that has arrived
+    assert near._values.get(full_key) is not marks[full_key]
 
-    near.complete(marks, {full_key: "old"})  # the late answer of the read
+    near.complete(marks, {full_key: ("old", None)})  # the late answer of the read
 
     assert near.lookup([full_key]) == {}
     assert cache.get(TRACKED) == "new"
@@ -146,10 +197,47 @@ def test_with_redis_away_the_near_cache_never_answers(db):
     )
     time.sleep(0.2)
 
-    assert dead.near.ready is False
-    assert dead.near.begin([dead.make_key(TRACKED)]) == {}
-    with pytest.raises(redis.ConnectionError):
-        dead.get(TRACKED)
+    try:
+        assert dead.near.ready is False
+        assert dead.near.begin([dead.make_key(TRACKED)]) == {}
+        with pytest.raises(redis.ConnectionError):
+            dead.get(TRACKED)
+    finally:
+        near_cache_close(dead.near)
+
+
+def test_a_refusing_redis_leaves_the_near_cache_off_and_says_so(redis_server, caplog):
+    """An ACL user without channel rights cannot subscribe: reads go to Redis, logged."""
+    location = settings.CACHES["default"]["LOCATION"]
+    redis_server.acl_setuser(
+        "no-channels", enabled=True, passwords=["+secret"], keys=["*"], commands=["+@all"]
+    )
+    redis_server.execute_command("ACL", "SETUSER", "no-channels", "resetchannels")
+    refused = ReusingRedisCache(
+        location.replace("redis://", "redis://no-channels:secret@"),
+        {"KEY_PREFIX": "refused", "NEAR_CACHE_PREFIXES": ["resolve:"]},
+    )
+    try:
+        with caplog.at_level(logging.ERROR, logger="portal.near_cache"):
+            assert not wait_until(lambda: refused.near.ready, seconds=1)
+            refused.set(TRACKED, "still served", 60)
+
+            assert refused.get(TRACKED) == "still served"
+            assert "Redis refuses the near cache" in caplog.text
+    finally:
+        near_cache_close(refused.near)
+        redis_server.acl_deluser("no-channels")
+
+
+def test_a_resp3_url_still_gets_a_working_near_cache():
+    location = settings.CACHES["default"]["LOCATION"]
+    resp3 = ReusingRedisCache(
+        location + "?protocol=3", {"KEY_PREFIX": cache.key_prefix, "NEAR_CACHE_PREFIXES": ["x:"]}
+    )
+    try:
+        assert wait_until(lambda: resp3.near.ready)
+    finally:
+        near_cache_close(resp3.near)
 
 
 @pytest.mark.django_db
@@ -173,7 +261,7 @@ class TestServing:
         )
         other_process.set("resolve:gen:production", "generation-of-another-worker", None)
 
-        assert wait_until(lambda: world.get().json()["version"] == 3)
+        assert world.get().json()["version"] == 3
 
     def test_a_token_revoked_by_another_worker_stops_at_once(self, near, other_process, world):
         assert world.get().status_code == 200
@@ -181,7 +269,7 @@ class TestServing:
         ApiToken.objects.filter(pk=token.pk).update(revoked=True)
         other_process.set(token_cache_key(f"{token.prefix}.x"), REVOKED, 60)
 
-        assert wait_until(lambda: world.get().status_code == 401)
+        assert world.get().status_code == 401
 
 
 def test_a_cache_with_replicas_has_no_near_cache():
