@@ -119,8 +119,8 @@ def service_principal(record: TokenRecord) -> ServicePrincipal:
 
 
 def warm_service_principal(request) -> ServicePrincipal | None:
-    """The service token behind the request when the cache already knows it (and the address
-    is not throttled); None means: authenticate the full way."""
+    """The service token behind the request when the cache already knows it as valid (a
+    known token passes a throttled address too); None means: authenticate the full way."""
     secret = bearer_secret(request)
     token_key = token_cache_key(secret) if secret else None
     if token_key is None:
