@@ -8,14 +8,15 @@ local copy is dropped.
 
 When is a change seen?
 - A process's own writes drop its copy at once (the cache backend does that).
+- Redis queues the invalidations of a command before it sends the command's reply (broadcast
+  invalidations go out in the same pass over the clients as the reply), so when a write
+  returns in one process, its invalidation is on its way to every other process.
 - Every read first applies the invalidations that have reached this process's socket, in the
   reading thread (no waiting for a listener thread that may be starved of the GIL).
-- A writer waits, after its write, for one more round trip to Redis (`ReusingRedisCache`):
-  Redis sends all pending invalidations before it reads another command, so when the writer's
-  write returns, the invalidation is already on its way to every other process. A request that
-  another process serves after the write returned therefore sees the change, unless the
-  invalidation is slower on the wire from Redis to that process than the writer's answer and
-  the caller's next request together.
+  So a request that another process serves after the write returned sees the change, unless
+  the invalidation is slower from Redis to that process than the writer's answer and the
+  caller's next request together (a congested link, or a process whose socket Redis could not
+  write to at once).
 - Copies also keep the key's TTL: an expired copy is never served.
 
 While the connection is not up (starting, Redis away, reconnecting, refused), the near cache
@@ -33,12 +34,15 @@ Values are shared by every thread of the process: callers must not mutate what t
 import logging
 import math
 import os
+import select
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,28 @@ RECONNECT_MAX_SECONDS = 5.0
 REFUSED_RETRY_SECONDS = 60.0
 # Cache options that are Django's, not connection settings.
 _DJANGO_OPTIONS = {"serializer", "pool_class", "parser_class"}
+
+
+def _single_use(base: type) -> type:
+    """`base` that connects once. redis-py reopens a closed connection by itself on the next
+    command or readiness check; this one must fail instead, since a reopened connection has
+    neither tracking nor the subscription."""
+
+    class SingleUse(base):
+        _opened = False
+
+        def connect_check_health(self, *args: Any, **kwargs: Any) -> None:
+            if self._sock:
+                return
+            if self._opened:
+                raise redis.ConnectionError("the near cache's connection was closed")
+            self._opened = True
+            super().connect_check_health(*args, **kwargs)
+
+        def fileno(self) -> int:
+            return self._sock.fileno()
+
+    return SingleUse
 
 
 class _Pending:
@@ -67,6 +93,7 @@ class NearCache:
         self._values: dict[str, tuple[Any, float] | _Pending] = {}
         self._ready = False
         self._connection: redis.connection.AbstractConnection | None = None
+        self._poll: select.poll | None = None  # on the connection; used under _read_lock
         self._awaiting_pong = False
         self._pid: int | None = None
         self._generation = 0  # a listener stops when this changes (fork, close)
@@ -83,15 +110,16 @@ class NearCache:
         connection = self._connection
         if not self._ready or connection is None:
             return False
-        try:
-            with self._read_lock:
-                if connection is not self._connection:
-                    return False
-                self._drain(connection)
-        except Exception:
-            logger.warning("near cache lost its connection to Redis", exc_info=True)
-            self._fail(connection)
-            return False
+        with self._read_lock:
+            if connection is not self._connection:
+                return False
+            try:
+                if self._poll.poll(0):
+                    self._drain(connection)
+            except Exception:
+                logger.warning("near cache lost its connection to Redis", exc_info=True)
+                self._fail(connection)
+                return False
         return self._ready
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Any]:
@@ -109,7 +137,7 @@ class NearCache:
 
     def begin(self, keys: list[str]) -> dict[str, _Pending]:
         """Placeholders for a read of `keys` from Redis that is about to start."""
-        if not keys or not self.ready:
+        if not keys or not self._ready:  # the caller's lookup has just applied what arrived
             return {}
         with self._lock:
             if len(self._values) + len(keys) > MAX_ENTRIES:
@@ -119,13 +147,16 @@ class NearCache:
             return marks
 
     def complete(
-        self, marks: dict[str, _Pending], found: dict[str, tuple[Any, float | None]]
+        self,
+        marks: dict[str, _Pending],
+        found: dict[str, tuple[Any, float | None]],
+        started: float,
     ) -> None:
         """Keep what the read found (value, seconds to live or None), for each key not
-        invalidated since `begin`."""
+        invalidated since `begin`; the TTLs count from `started` (monotonic, before the read)."""
         if not marks:
             return
-        now = time.monotonic()
+        now = started
         with self._lock:
             for key, mark in marks.items():
                 if self._values.get(key) is mark:
@@ -157,30 +188,36 @@ class NearCache:
         self._values = {}
         self._ready = False
         self._connection = None
+        self._poll = None
         self._pid = None
 
     # --- the connection ---------------------------------------------------------------------------
     def _ensure_running(self) -> None:
-        if self._pid == os.getpid() or self._closed:
+        pid = os.getpid()
+        if self._pid == pid or self._closed:
             return
+        if self._pid is not None:  # forked without Python's fork hooks: start over here too
+            self.reset_after_fork()
         with self._lock:
-            if self._pid == os.getpid():
+            if self._pid == pid:
                 return
-            # A new process (also one forked without Python's fork hooks) keeps nothing.
-            self._values = {}
-            self._ready = False
-            self._connection = None
-            self._pid = os.getpid()
+            self._pid = pid
             self._generation += 1
-            threading.Thread(
-                target=self._run, args=(self._generation,), name="near-cache", daemon=True
-            ).start()
+            try:
+                threading.Thread(
+                    target=self._run, args=(self._generation,), name="near-cache", daemon=True
+                ).start()
+            except RuntimeError:  # no more threads: stay off, reads go to Redis
+                logger.error("near cache off: cannot start its thread", exc_info=True)
 
     def _set_ready(self, connection: redis.connection.AbstractConnection | None) -> None:
         with self._lock:
             self._values.clear()
             self._connection = connection
             self._ready = connection is not None
+            if connection is not None:
+                self._poll = select.poll()
+                self._poll.register(connection.fileno(), select.POLLIN)
 
     def _fail(self, connection: redis.connection.AbstractConnection) -> None:
         """Stop answering from a connection that failed; the listener reconnects."""
@@ -188,17 +225,31 @@ class NearCache:
             if self._connection is connection:
                 self._values.clear()
                 self._ready = False
+                self._connection = None
 
     def _run(self, generation: int) -> None:
-        pool = redis.ConnectionPool.from_url(self.url, **self._options)
-        # Whatever the URL or the options say: RESP2 (pub/sub redirection), and timeouts of
-        # our own, since this connection waits for pushes.
-        pool.connection_kwargs.update(protocol=2, socket_connect_timeout=1, socket_timeout=5)
+        parsed = redis.ConnectionPool.from_url(self.url, **self._options)
+        connection_class = _single_use(parsed.connection_class)
+        # Whatever the URL or the options say: RESP2 (pub/sub redirection), raw bytes, timeouts
+        # of our own (this connection waits for pushes), and none of redis-py's retries and
+        # health checks, which would read our messages or reopen the connection untracked.
+        kwargs = {
+            **parsed.connection_kwargs,
+            "protocol": 2,
+            "decode_responses": False,
+            "socket_connect_timeout": 1,
+            "socket_timeout": 5,
+            "health_check_interval": 0,
+            "retry": Retry(NoBackoff(), 0),
+            "retry_on_timeout": False,
+            "retry_on_error": [],
+        }
+        parsed.disconnect()
         delay = 0.05
         while generation == self._generation:
             connection = None
             try:
-                connection = self._connect(pool)
+                connection = self._connect(connection_class(**kwargs))
                 self._awaiting_pong = False
                 self._set_ready(connection)
                 if delay > 0.05:
@@ -214,12 +265,14 @@ class NearCache:
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
             finally:
                 if connection is not None:
-                    self._fail(connection)
-                    connection.disconnect()
+                    with self._read_lock:
+                        self._fail(connection)
+                        connection.disconnect()
             time.sleep(delay)
 
-    def _connect(self, pool: redis.ConnectionPool) -> redis.connection.AbstractConnection:
-        connection = pool.make_connection()
+    def _connect(
+        self, connection: redis.connection.AbstractConnection
+    ) -> redis.connection.AbstractConnection:
         try:
             connection.connect()
             connection.send_command("CLIENT", "ID")
@@ -236,9 +289,13 @@ class NearCache:
         return connection
 
     def _listen(self, connection: redis.connection.AbstractConnection, generation: int) -> None:
+        waiting = select.poll()  # this thread's own: a poll object is not shared while polling
+        waiting.register(connection.fileno(), select.POLLIN)
         while generation == self._generation and self._connection is connection and self._ready:
-            readable = connection.can_read(timeout=HEALTH_CHECK_SECONDS)
+            readable = waiting.poll(HEALTH_CHECK_SECONDS * 1000)
             with self._read_lock:
+                if self._connection is not connection:
+                    return
                 if readable:
                     self._drain(connection)
                 elif self._awaiting_pong:

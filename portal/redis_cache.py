@@ -9,6 +9,7 @@ kept current by Redis (`portal.near_cache`): reading them costs no round trip. O
 single Redis server: a LOCATION that lists replicas turns the near cache off.
 """
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,17 +40,12 @@ class ReusingRedisCacheClient(RedisCacheClient):
             for key in keys:
                 pipe.pttl(key)
             values, *ttls = pipe.execute()
+        # PTTL: -1 no expiry; -2 gone since the MGET (then keep nothing: 0 seconds).
         return {
-            key: (self._serializer.loads(value), ttl / 1000 if ttl >= 0 else None)
+            key: (self._serializer.loads(value), None if ttl == -1 else max(ttl, 0) / 1000)
             for key, value, ttl in zip(keys, values, ttls, strict=True)
             if value is not None
         }
-
-    def fence(self) -> None:
-        """One more round trip after a write. Redis sends every pending reply, invalidation
-        pushes included, before it reads another command; so once this returns, the
-        invalidations of the write are on their way to every process."""
-        self.get_client(None, write=True).ping()
 
 
 class ReusingRedisCache(RedisCache):
@@ -89,15 +85,16 @@ class ReusingRedisCache(RedisCache):
             found.update(self._cache.get_many(untracked))
         if missing:
             marks = near.begin(missing)
+            started = time.monotonic()
             fetched: dict[str, tuple[Any, float | None]] = {}
             try:
                 fetched = self._cache.get_many_with_ttl(missing)
             finally:
-                near.complete(marks, fetched)
+                near.complete(marks, fetched, started)
             found.update((key, value) for key, (value, _) in fetched.items())
         return found
 
-    # --- writes: tell the other processes, then drop the local copy -----------------------------
+    # --- writes drop the local copy once Redis has the change ----------------------------------
     @contextmanager
     def _writing(self, keys: Iterable[str], version: int | None) -> Iterator[None]:
         near = self.near
@@ -107,8 +104,6 @@ class ReusingRedisCache(RedisCache):
             tracked = [key for key in full_keys if near.tracks(key)]
         try:
             yield
-            if tracked:
-                self._cache.fence()
         finally:
             if tracked:
                 near.forget(tracked)
@@ -145,10 +140,7 @@ class ReusingRedisCache(RedisCache):
 
     def clear(self) -> bool:
         try:
-            cleared = super().clear()
-            if self.near is not None:
-                self._cache.fence()
-            return cleared
+            return super().clear()
         finally:
             if self.near is not None:
                 self.near.forget_all()

@@ -150,7 +150,7 @@ def test_a_read_that_races_a_change_is_not_kept(near, other_process):
     assert near.ready  # applies the invalidation that has arrived
     assert near._values.get(full_key) is not marks[full_key]
 
-    near.complete(marks, {full_key: ("old", None)})  # the late answer of the read
+    near.complete(marks, {full_key: ("old", None)}, time.monotonic())  # the read's late answer
 
     assert near.lookup([full_key]) == {}
     assert cache.get(TRACKED) == "new"
@@ -171,6 +171,17 @@ def test_a_lost_connection_turns_the_near_cache_off_until_it_is_back(
     assert wait_until(lambda: near.ready)
     assert cache.get(TRACKED) == "during"
     assert near.lookup([full_key]) == {full_key: "during"}
+
+
+def test_a_closed_connection_is_not_reopened_without_tracking(near, other_process):
+    """redis-py reopens a closed connection by itself; this one would then miss pushes."""
+    cache.set(TRACKED, "old", 60)
+    assert cache.get(TRACKED) == "old"
+
+    near._connection.disconnect()
+    other_process.set(TRACKED, "new", 60)
+
+    assert cache.get(TRACKED) == "new"
 
 
 def test_a_forked_child_starts_without_the_parents_copies(near):
@@ -227,6 +238,31 @@ def test_a_refusing_redis_leaves_the_near_cache_off_and_says_so(redis_server, ca
     finally:
         near_cache_close(refused.near)
         redis_server.acl_deluser("no-channels")
+
+
+def test_redis_py_health_checks_and_retries_in_the_options_do_not_reach_the_near_cache(
+    other_process,
+):
+    """Those would read the invalidations themselves or reopen the connection untracked."""
+    tuned = ReusingRedisCache(
+        settings.CACHES["default"]["LOCATION"],
+        {
+            "KEY_PREFIX": cache.key_prefix,
+            "NEAR_CACHE_PREFIXES": ["resolve:"],
+            "OPTIONS": {"health_check_interval": 1, "retry_on_timeout": True},
+        },
+    )
+    full_key = tuned.make_key(TRACKED)
+    try:
+        assert wait_until(lambda: tuned.near.ready)
+        for number in range(3):
+            time.sleep(1.2)  # longer than redis-py's health check interval
+            other_process.set(TRACKED, number, 60)
+
+            assert tuned.get(TRACKED) == number
+            assert tuned.near.lookup([full_key]) == {full_key: number}
+    finally:
+        near_cache_close(tuned.near)
 
 
 def test_a_resp3_url_still_gets_a_working_near_cache():
