@@ -255,12 +255,14 @@ def test_redis_py_health_checks_and_retries_in_the_options_do_not_reach_the_near
     full_key = tuned.make_key(TRACKED)
     try:
         assert wait_until(lambda: tuned.near.ready)
+        connection = tuned.near._connection
         for number in range(3):
             time.sleep(1.2)  # longer than redis-py's health check interval
             other_process.set(TRACKED, number, 60)
 
             assert tuned.get(TRACKED) == number
             assert tuned.near.lookup([full_key]) == {full_key: number}
+        assert tuned.near._connection is connection  # never dropped on the way
     finally:
         near_cache_close(tuned.near)
 
