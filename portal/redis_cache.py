@@ -77,9 +77,11 @@ class ReusingRedisCache(RedisCache):
         near = self.near
         if near is None:
             return self._cache.get_many(full_keys)
-        tracked = [key for key in full_keys if near.tracks(key)]
+        tracked: list[str] = []
+        untracked: list[str] = []
+        for key in full_keys:
+            (tracked if key.startswith(near.prefixes) else untracked).append(key)
         found = near.lookup(tracked) if tracked else {}
-        untracked = [key for key in full_keys if key not in found and key not in tracked]
         missing = [key for key in tracked if key not in found]
         if untracked:
             found.update(self._cache.get_many(untracked))
