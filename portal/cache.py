@@ -2,9 +2,15 @@
 
 A hot path may `prefetch` every key it will read in one round trip; reads inside the block are
 then answered from that snapshot (writes update it).
+
+Invalidations (`cache_invalidate`) must not be lost to a short outage: a cached answer would
+otherwise outlive the change it predates. Those that fail are retried every second, in the
+background, until Redis takes them.
 """
 
 import logging
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -61,12 +67,15 @@ def _get_many(keys: list[str]) -> dict[str, Any]:
         return {}
 
 
-def cache_set(key: str, value: Any, timeout: int | None) -> None:
+def cache_set(key: str, value: Any, timeout: int | None) -> bool:
+    """True once the cache has it."""
     _remember(key, value)
     try:
         cache.set(key, value, timeout)
     except Exception:
         logger.warning("cache set failed for %s", key, exc_info=True)
+        return False
+    return True
 
 
 def cache_add(key: str, value: Any, timeout: int) -> bool:
@@ -78,12 +87,61 @@ def cache_add(key: str, value: Any, timeout: int) -> bool:
         return True
 
 
-def cache_delete(key: str) -> None:
+def cache_delete(key: str) -> bool:
+    """True once the cache no longer has it."""
     _remember(key, _ABSENT)
     try:
         cache.delete(key)
     except Exception:
         logger.warning("cache delete failed for %s", key, exc_info=True)
+        return False
+    return True
+
+
+_DELETE = object()
+RETRY_SECONDS = 1.0
+_pending: dict[str, tuple[Any, int | None]] = {}  # key -> (value or _DELETE, timeout)
+_pending_lock = threading.Lock()
+_retrying = False
+
+
+def cache_invalidate(key: str, value: Any = _DELETE, timeout: int | None = None) -> None:
+    """Set `key` (or delete it, without a value) now, or as soon as the cache takes it."""
+    with _pending_lock:
+        _pending.pop(key, None)  # this write supersedes a pending one
+    done = cache_delete(key) if value is _DELETE else cache_set(key, value, timeout)
+    if not done:
+        _retry_later(key, value, timeout)
+
+
+def _retry_later(key: str, value: Any, timeout: int | None) -> None:
+    global _retrying
+    logger.error("invalidation of %s failed; retrying until the cache takes it", key)
+    with _pending_lock:
+        _pending[key] = (value, timeout)
+        if _retrying:
+            return
+        _retrying = True
+    threading.Thread(target=_retry_pending, name="cache-invalidations", daemon=True).start()
+
+
+def _retry_pending() -> None:
+    global _retrying
+    while True:
+        time.sleep(RETRY_SECONDS)
+        with _pending_lock:
+            if not _pending:
+                _retrying = False
+                return
+            batch = list(_pending.items())
+        for key, entry in batch:
+            value, timeout = entry
+            if not (cache_delete(key) if value is _DELETE else cache_set(key, value, timeout)):
+                break  # still unreachable: next round
+            with _pending_lock:
+                if _pending.get(key) is entry:
+                    del _pending[key]
+            logger.warning("invalidation of %s done after a retry", key)
 
 
 def cache_incr(key: str, timeout: int) -> None:

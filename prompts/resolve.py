@@ -17,7 +17,14 @@ from django.db import transaction
 from django.db.models import Exists, Q
 from django.utils.http import http_date
 
-from portal.cache import cache_add, cache_delete, cache_get, cache_get_many, cache_set
+from portal.cache import (
+    cache_add,
+    cache_delete,
+    cache_get,
+    cache_get_many,
+    cache_invalidate,
+    cache_set,
+)
 from portal.errors import DomainError, Gone, Invalid, NotFound
 from prompts.composition import MAX_INCLUDE_DEPTH, version_includes
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
@@ -58,7 +65,7 @@ def invalidate(*, environments: list[str] | None = None) -> None:
 
     def bump() -> None:
         for slug in slugs:
-            cache_set(_gen_key(slug), uuid.uuid4().hex, None)
+            cache_invalidate(_gen_key(slug), uuid.uuid4().hex, None)
 
     transaction.on_commit(bump)
 

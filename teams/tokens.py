@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework_api_key.crypto import KeyGenerator
 
 from approvals.audit import audit
-from portal.cache import cache_add, cache_delete, cache_get, cache_set
+from portal.cache import cache_add, cache_get, cache_invalidate
 from portal.errors import Invalid
 from teams import permissions
 from teams.models import ApiToken, Namespace
@@ -76,7 +76,7 @@ def personal_token_create(
         expiry_date=expires_at,
         created_by=actor,
     )
-    transaction.on_commit(lambda: cache_delete(_cache_key(token.prefix)))
+    transaction.on_commit(lambda: cache_invalidate(_cache_key(token.prefix)))
     _audit_token(actor, "token.created", token, expires_at)
     return token, secret
 
@@ -120,7 +120,7 @@ def service_token_create(
         kind=ApiToken.Kind.SERVICE, name=name, expiry_date=expires_at, created_by=actor
     )
     token.namespaces.set(namespaces)
-    transaction.on_commit(lambda: cache_delete(_cache_key(token.prefix)))
+    transaction.on_commit(lambda: cache_invalidate(_cache_key(token.prefix)))
     _audit_token(actor, "token.created", token, expires_at)
     return token, secret
 
@@ -145,7 +145,7 @@ def token_revoke(*, actor: Principal, token: ApiToken) -> ApiToken:
     prefix = token.prefix
     # A tombstone, not a delete: a lookup that read the row before this commit cannot put the
     # token back into the cache (lookups only `add`).
-    transaction.on_commit(lambda: cache_set(_cache_key(prefix), REVOKED, LOOKUP_TTL_SECONDS))
+    transaction.on_commit(lambda: cache_invalidate(_cache_key(prefix), REVOKED, LOOKUP_TTL_SECONDS))
     return token
 
 

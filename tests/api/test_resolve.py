@@ -1,6 +1,7 @@
 """Serving prompts: resolve and render, HTTP caching, the server-side cache, deprecation."""
 
 import datetime as dt
+import time
 
 import pytest
 from django.core.cache import cache
@@ -157,6 +158,26 @@ def test_a_cold_resolve_with_a_warm_token_costs_one_query(world, django_assert_n
 
     with django_assert_num_queries(1):
         assert world.get().json()["version"] == 1
+
+
+def test_an_invalidation_redis_could_not_take_is_retried_until_it_does(
+    world, settings, django_capture_on_commit_callbacks, caplog
+):
+    """A promotion during a short Redis hiccup must not leave the old answer cached."""
+    import redis
+
+    assert world.get().json()["version"] == 1  # cached
+    server = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    server.client_pause(1500, all=False)  # writes wait longer than the cache's 0.5 s timeout
+
+    with django_capture_on_commit_callbacks(execute=True):
+        world.deploy("production", 2)
+
+    assert "retrying until the cache takes it" in caplog.text
+    deadline = time.monotonic() + 6
+    while world.get().json()["version"] != 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert world.get().json()["version"] == 3
 
 
 def test_resolve_answers_from_the_database_when_redis_is_down(world, settings, caplog):
