@@ -21,8 +21,11 @@ When is a change seen?
 
 While the connection is not up (starting, Redis away, reconnecting, refused), the near cache
 answers nothing and keeps nothing: reads go to Redis as before, and no copy survives a time in
-which an invalidation could have been missed. A silent connection is found by a ping every
-second, by a listener thread that also applies invalidations when nobody reads.
+which an invalidation could have been missed. A listener thread applies invalidations when
+nobody reads, and after every quiet second checks that Redis answers (a PING on a second
+connection of its own, three-second timeout). So if Redis freezes or the network to it is cut
+without closing the connections, copies can be served for up to about four seconds more,
+while no change can reach Redis anyway (failed invalidations are retried: `portal.cache`).
 
 A read that races with a change is handled as Redis' documentation advises: before asking
 Redis, the reader leaves a placeholder; an invalidation removes it; the value read is kept only
@@ -48,7 +51,10 @@ logger = logging.getLogger(__name__)
 
 INVALIDATION_CHANNEL = b"__redis__:invalidate"
 MAX_ENTRIES = 10_000  # then start over: a bound on memory, not an eviction policy
-HEALTH_CHECK_SECONDS = 1.0
+HEALTH_CHECK_SECONDS = 1.0  # after this long without a push, check that Redis answers
+# ... within this long. Shorter gave false alarms on a busy 2-core machine, where Redis itself
+# was sometimes not scheduled for over a second.
+HEALTH_CHECK_TIMEOUT_SECONDS = 3.0
 RECONNECT_MAX_SECONDS = 5.0
 REFUSED_RETRY_SECONDS = 60.0
 # Cache options that are Django's, not connection settings.
@@ -94,7 +100,6 @@ class NearCache:
         self._ready = False
         self._connection: redis.connection.AbstractConnection | None = None
         self._poll: select.poll | None = None  # on the connection; used under _read_lock
-        self._awaiting_pong = False
         self._pid: int | None = None
         self._generation = 0  # a listener stops when this changes (fork, close)
         self._closed = False
@@ -247,15 +252,18 @@ class NearCache:
         parsed.disconnect()
         delay = 0.05
         while generation == self._generation:
-            connection = None
+            connection = probe = None
             try:
+                probe = connection_class(
+                    **{**kwargs, "socket_timeout": HEALTH_CHECK_TIMEOUT_SECONDS}
+                )
+                probe.connect()
                 connection = self._connect(connection_class(**kwargs))
-                self._awaiting_pong = False
                 self._set_ready(connection)
                 if delay > 0.05:
                     logger.warning("near cache connected to Redis again")
                 delay = 0.05
-                self._listen(connection, generation)
+                self._listen(connection, probe, generation)
             except redis.ResponseError as error:  # ACL, Redis < 6, CLIENT disabled: not transient
                 logger.error("Redis refuses the near cache (reads go to Redis): %s", error)
                 delay = REFUSED_RETRY_SECONDS
@@ -268,6 +276,8 @@ class NearCache:
                     with self._read_lock:
                         self._fail(connection)
                         connection.disconnect()
+                if probe is not None:
+                    probe.disconnect()
             time.sleep(delay)
 
     def _connect(
@@ -288,32 +298,36 @@ class NearCache:
             raise
         return connection
 
-    def _listen(self, connection: redis.connection.AbstractConnection, generation: int) -> None:
+    def _listen(
+        self,
+        connection: redis.connection.AbstractConnection,
+        probe: redis.connection.AbstractConnection,
+        generation: int,
+    ) -> None:
+        """Apply pushes when nobody reads; after a quiet second, check that Redis answers.
+        The check runs on a second connection: Redis 7.0 was seen holding back the reply to a
+        PING on the subscribed connection for seconds (until the next push flushed it), while
+        pushes themselves went out at once. A closed subscribed connection shows as readable
+        (end of file) and fails in `_drain`."""
         waiting = select.poll()  # this thread's own: a poll object is not shared while polling
         waiting.register(connection.fileno(), select.POLLIN)
         while generation == self._generation and self._connection is connection and self._ready:
-            readable = waiting.poll(HEALTH_CHECK_SECONDS * 1000)
-            with self._read_lock:
-                if self._connection is not connection:
-                    return
-                if readable:
+            if waiting.poll(HEALTH_CHECK_SECONDS * 1000):
+                with self._read_lock:
+                    if self._connection is not connection:
+                        return
                     self._drain(connection)
-                elif self._awaiting_pong:
-                    raise ConnectionError("Redis did not answer the near cache's ping")
-                else:
-                    connection.send_command("PING")
-                    self._awaiting_pong = True
+            else:
+                probe.send_command("PING")
+                probe.read_response()  # raises after HEALTH_CHECK_TIMEOUT_SECONDS
 
     def _drain(self, connection: redis.connection.AbstractConnection) -> None:
         """Apply every message that has arrived (the caller holds the read lock)."""
         while connection.can_read(timeout=0):
             # On an error the listener drops the connection (it must not reconnect by itself).
             message = connection.read_response(timeout=1, disconnect_on_error=False)
-            kind = message[0]
-            if kind == b"message" and message[1] == INVALIDATION_CHANNEL:
+            if message[0] == b"message" and message[1] == INVALIDATION_CHANNEL:
                 self._invalidate(message[2])
-            elif kind == b"pong":
-                self._awaiting_pong = False
 
     def _invalidate(self, keys: list[bytes] | None) -> None:
         if keys is None:  # FLUSHDB / FLUSHALL

@@ -184,6 +184,18 @@ def test_a_closed_connection_is_not_reopened_without_tracking(near, other_proces
     assert cache.get(TRACKED) == "new"
 
 
+def test_a_frozen_redis_turns_the_near_cache_off(near, redis_server):
+    """No push and no end of file arrive from a Redis that stopped answering: the listener's
+    check finds it, within its timeout."""
+    redis_server.client_pause(5000, all=True)
+    try:
+        assert wait_until(lambda: not near._ready, seconds=4.5)
+    finally:
+        redis_server.execute_command("CLIENT", "UNPAUSE")
+
+    assert wait_until(lambda: near.ready)
+
+
 def test_a_forked_child_starts_without_the_parents_copies(near):
     cache.set(TRACKED, "parent", 60)
     assert cache.get(TRACKED) == "parent"
