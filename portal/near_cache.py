@@ -305,10 +305,9 @@ class NearCache:
         generation: int,
     ) -> None:
         """Apply pushes when nobody reads; after a quiet second, check that Redis answers.
-        The check runs on a second connection: Redis 7.0 was seen holding back the reply to a
-        PING on the subscribed connection for seconds (until the next push flushed it), while
-        pushes themselves went out at once. A closed subscribed connection shows as readable
-        (end of file) and fails in `_drain`."""
+        The check runs on a second connection, so that its replies never mix with the pushes
+        that request threads read. A closed subscribed connection shows as readable (end of
+        file) and fails in `_drain`."""
         waiting = select.poll()  # this thread's own: a poll object is not shared while polling
         waiting.register(connection.fileno(), select.POLLIN)
         while generation == self._generation and self._connection is connection and self._ready:
