@@ -109,9 +109,12 @@ def cache_invalidate(key: str, value: Any = _DELETE, timeout: int | None = None)
     """Set `key` (or delete it, without a value) now, or as soon as the cache takes it."""
     with _pending_lock:
         _pending.pop(key, None)  # this write supersedes a pending one
-    done = cache_delete(key) if value is _DELETE else cache_set(key, value, timeout)
-    if not done:
+    if not _write(key, value, timeout):
         _retry_later(key, value, timeout)
+
+
+def _write(key: str, value: Any, timeout: int | None) -> bool:
+    return cache_delete(key) if value is _DELETE else cache_set(key, value, timeout)
 
 
 def _retry_later(key: str, value: Any, timeout: int | None) -> None:
@@ -136,7 +139,7 @@ def _retry_pending() -> None:
             batch = list(_pending.items())
         for key, entry in batch:
             value, timeout = entry
-            if not (cache_delete(key) if value is _DELETE else cache_set(key, value, timeout)):
+            if not _write(key, value, timeout):
                 break  # still unreachable: next round
             with _pending_lock:
                 if _pending.get(key) is entry:

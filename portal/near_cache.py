@@ -161,13 +161,12 @@ class NearCache:
         invalidated since `begin`; the TTLs count from `started` (monotonic, before the read)."""
         if not marks:
             return
-        now = started
         with self._lock:
             for key, mark in marks.items():
                 if self._values.get(key) is mark:
                     if key in found:
                         value, ttl = found[key]
-                        self._values[key] = (value, math.inf if ttl is None else now + ttl)
+                        self._values[key] = (value, math.inf if ttl is None else started + ttl)
                     else:
                         del self._values[key]
 
