@@ -1,27 +1,22 @@
-"""API for promotion requests, reviews, rollback, deployment history and the audit log."""
+"""API for promotion requests, reviews, rollback, deployment history and promotion rights."""
 
-import csv
-import json
-
-from django.http import StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals import audit, selectors, services
+from approvals import selectors, services
 from approvals import serializers as s
-from approvals.models import AuditEntry, PromotionRequest
+from approvals.models import PromotionRequest
 from portal.api.permissions import IsPersonOrServiceReading
-from portal.api.views import parse, parse_query
+from portal.api.views import parse
 from portal.errors import Invalid, NotFound
 from prompts.api import PromptScoped
 from prompts.models import Environment
 from prompts.selectors import prompt_get, prompt_version_get
-from teams import permissions
+from teams.api import NamespaceScoped, team_named, user_named
+from teams.models import Namespace
 
 
 def _environment(slug: str, field: str = "environment") -> Environment:
@@ -184,96 +179,59 @@ class DeploymentHistory(PromptScoped, generics.ListAPIView):
         )
 
 
-def _require_auditor(request: Request) -> None:
-    if not permissions.can_read_audit(request.user):
-        raise PermissionDenied("Only staff and members of the auditors group read the audit log.")
+class PromotionRights(NamespaceScoped, generics.GenericAPIView):
+    serializer_class = s.PromotionRightSerializer
+    pagination_class = None
+    queryset = Namespace.objects.none()
 
+    @extend_schema(responses={200: s.PromotionRightSerializer(many=True)})
+    def get(self, request: Request, namespace: str) -> Response:
+        rights = selectors.promotion_rights(namespace=self.namespace())
+        return Response(s.PromotionRightSerializer(rights, many=True).data)
 
-class AuditList(generics.ListAPIView):
-    serializer_class = s.AuditEntrySerializer
-    queryset = AuditEntry.objects.none()
+    def _holder(self, data: dict) -> dict:
+        if "username" in data:
+            return {"user": user_named(data["username"])}
+        return {"team": team_named(data["team"])}
 
-    @extend_schema(parameters=[s.AuditQuerySerializer])
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.queryset
-        _require_auditor(self.request)
-        return selectors.audit_entries(**parse_query(s.AuditQuerySerializer, self.request))
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-CSV_COLUMNS = [
-    "seq",
-    "at",
-    "actor",
-    "actor_type",
-    "token_prefix",
-    "action",
-    "object_type",
-    "object_id",
-    "namespace",
-    "justification",
-    "before",
-    "after",
-    "request_id",
-    "client_ip",
-    "prev_hash",
-    "hash",
-]
-
-
-def _csv_lines(rows):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        yield writer.writerow(
-            [
-                json.dumps(row[c], sort_keys=True) if c in ("before", "after") else row[c]
-                for c in CSV_COLUMNS
-            ]
-        )
-
-
-def _jsonl_lines(rows):
-    for row in rows:
-        yield json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-class AuditExport(APIView):
     @extend_schema(
-        parameters=[s.AuditExportQuerySerializer],
-        responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, streamed"),
-            (200, "application/jsonl"): OpenApiResponse(
-                OpenApiTypes.STR, description="JSON Lines, streamed"
-            ),
-        },
+        request=s.PromotionRightInputSerializer,
+        responses={201: s.PromotionRightSerializer(many=True)},
     )
-    def get(self, request: Request) -> StreamingHttpResponse:
-        _require_auditor(request)
-        query = parse_query(s.AuditExportQuerySerializer, request)
-        export_format = query.pop("format")
-        rows = audit.export_rows(selectors.audit_entries(**query))
-        if export_format == "csv":
-            response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
-        else:
-            response = StreamingHttpResponse(_jsonl_lines(rows), content_type="application/jsonl")
-        response["Content-Disposition"] = f'attachment; filename="audit.{export_format}"'
-        return response
-
-
-class AuditVerify(APIView):
-    @extend_schema(responses={200: s.AuditVerificationSerializer})
-    def get(self, request: Request) -> Response:
-        _require_auditor(request)
-        result = audit.verify()
-        return Response(
-            {"ok": result.ok, "entries": result.entries, "first_bad_seq": result.first_bad_seq}
+    def post(self, request: Request, namespace: str) -> Response:
+        data = parse(s.PromotionRightInputSerializer, request)
+        target = self.namespace()
+        services.promotion_right_grant(
+            actor=request.user,
+            namespace=target,
+            environment=data["environment"],
+            **self._holder(data),
         )
+        rights = selectors.promotion_rights(namespace=target)
+        return Response(
+            s.PromotionRightSerializer(rights, many=True).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        request=s.PromotionRightInputSerializer,
+        parameters=[
+            OpenApiParameter("environment", str, description="Or in the JSON body."),
+            OpenApiParameter("username", str, required=False),
+            OpenApiParameter("team", str, required=False),
+        ],
+        responses={204: None},
+    )
+    def delete(self, request: Request, namespace: str) -> Response:
+        body = request.data if request.data else request.query_params
+        serializer = s.PromotionRightInputSerializer(data=body)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        removed = services.promotion_right_revoke(
+            actor=request.user,
+            namespace=self.namespace(),
+            environment=data["environment"],
+            **self._holder(data),
+        )
+        if not removed:
+            raise NotFound("There is no such promotion right.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

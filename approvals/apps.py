@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ApprovalsConfig(AppConfig):
     name = "approvals"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from approvals import permissions
+        from approvals.services import promotions
+        from teams import hooks
+
+        hooks.namespace_readers.register(permissions.reviewed_namespaces)
+        hooks.access_gained.register(promotions.access_gained)

@@ -1,15 +1,18 @@
-"""Portal forms for promotions, reviews, rollback and the audit log: they parse, services decide."""
+"""Portal forms for promotions, reviews, rollback and promotion rights: they parse, services
+decide."""
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from django import forms
-from django.utils import timezone
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
 
 from portal.web import SlugChoiceField
 from prompts.models import Environment, PromptVersion
-from teams.forms import PageForm
+from teams import selectors as team_selectors
+from teams.forms import PageForm, user_named
+from teams.models import Team
 
 JUSTIFICATION_HELP = "Why this change, for the reviewers and the audit log."
 
@@ -118,50 +121,37 @@ class RollbackForm(forms.Form):
         return None if number is None else self.candidates[number]
 
 
-def _start_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+class PromotionRightForm(PageForm):
+    """Who: exactly one of a username or a team slug; where: an environment it may be granted in."""
 
+    id_prefix = "right"
 
-class AuditFilterForm(forms.Form):
-    """The filters of the audit page, as days; `query()` turns them into the selector's times."""
+    environment = SlugChoiceField(queryset=None, empty_label=None)
+    username = forms.CharField(max_length=150, required=False, label="Username")
+    team = forms.CharField(max_length=63, required=False, label="or team (slug)")
 
-    since = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        required=False, label="Until (inclusive)", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    namespace = forms.CharField(required=False, max_length=63)
-    actor = forms.CharField(required=False, max_length=200, help_text="A username.")
-    action = forms.CharField(
-        required=False, max_length=64, help_text="An action or its prefix, e.g. promotion."
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")
+    def __init__(self, *args, environments: QuerySet, active_only: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["environment"].queryset = environments
+        self.fields["environment"].label_from_instance = lambda environment: environment.name
+        self.active_only = active_only
 
-    def clean_until(self) -> dt.date | None:
-        day = self.cleaned_data["until"]
-        if day is not None and day >= dt.date.max:
-            raise forms.ValidationError("Pick an earlier day.", code="too_late")
-        return day
+    def clean_username(self) -> AbstractBaseUser | None:
+        username = self.cleaned_data["username"].strip()
+        return user_named(username, active_only=self.active_only) if username else None
 
-    def clean(self) -> dict[str, Any]:
+    def clean_team(self) -> Team | None:
+        slug = self.cleaned_data["team"].strip()
+        if not slug:
+            return None
+        team = team_selectors.team_by_slug(slug=slug)
+        if team is None:
+            raise forms.ValidationError(f"No team “{slug}”.", code="unknown_team")
+        return team
+
+    def clean(self) -> dict:
         data = super().clean()
-        since, until = data.get("since"), data.get("until")
-        if since and until and since > until:
-            raise forms.ValidationError("“From” must not be after “Until”.", code="order")
+        named = [field for field in ("username", "team") if self.data.get(field, "").strip()]
+        if len(named) != 1:
+            raise forms.ValidationError("Name exactly one: a username or a team.", code="holder")
         return data
-
-    def query(self) -> dict[str, Any]:
-        """The selector's (and the export API's) filters: `until` is exclusive there."""
-        data = self.cleaned_data
-        query: dict[str, Any] = {
-            name: data[name] for name in ("namespace", "actor", "action") if data[name]
-        }
-        if data["since"]:
-            query["since"] = _start_of(data["since"])
-        if data["until"]:
-            query["until"] = _start_of(data["until"] + dt.timedelta(days=1))
-        return query

@@ -1,11 +1,10 @@
-import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from portal.errors import Conflict
 from prompts.models import Environment, Prompt, PromptVersion
+from teams.models import Namespace
 
 
 class PromotionRequest(ConcurrentTransitionMixin, models.Model):
@@ -125,70 +124,29 @@ class Review(models.Model):
         return f"{self.reviewer_id} {self.decision} #{self.request_id}"
 
 
-class AuditQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise Conflict("The audit log is append-only.", code="append_only")
+class PromotionScope(models.Model):
+    """One namespace in one environment: the object that promotion rights are granted on.
 
-    def delete(self):
-        raise Conflict("The audit log is append-only.", code="append_only")
+    Holders of its `promote` permission (users, or a team's members group) approve
+    promotions into that environment and roll it back. Grants and revocations lock the row,
+    so decisions that check a right serialize with changes of it.
+    """
 
-
-class AuditEntry(models.Model):
-    """One governance-relevant action. Append-only; `hash` chains every entry to the previous.
-
-    hash = sha256(prev_hash + canonical JSON of the entry's other fields)."""
-
-    seq = models.PositiveBigIntegerField(unique=True)
-    at = models.DateTimeField(db_index=True)
-    actor = models.CharField(max_length=200, help_text="Username, service token or 'system'.")
-    actor_type = models.CharField(max_length=16)
-    token_prefix = models.CharField(max_length=16, blank=True)
-    action = models.CharField(max_length=64, db_index=True)
-    object_type = models.CharField(max_length=64)
-    object_id = models.CharField(max_length=200)
-    namespace = models.CharField(max_length=63, blank=True, db_index=True)
-    justification = models.TextField(blank=True)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    client_ip = models.CharField(max_length=64, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
-
-    objects = AuditQuerySet.as_manager()
+    namespace = models.ForeignKey(
+        Namespace, on_delete=models.CASCADE, related_name="promotion_scopes"
+    )
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="promotion_scopes"
+    )
 
     class Meta:
-        ordering = ["seq"]
-        verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["actor", "at"])]
-        triggers = [
-            pgtrigger.Protect(
-                name="audit_entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+        default_permissions = ()
+        permissions = [("promote", "Approve promotions and roll back")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "environment"], name="promotion_scope_once"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise Conflict("The audit log is append-only.", code="append_only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise Conflict("The audit log is append-only.", code="append_only")
-
-
-class AuditChainHead(models.Model):
-    """A single row: the last sequence number and hash. Locking it serializes appends, so the
-    chain never forks."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    seq = models.PositiveBigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default="0" * 64)
-
-    class Meta:
-        constraints = [models.CheckConstraint(condition=Q(id=1), name="audit_head_singleton")]
-
-    def __str__(self) -> str:
-        return f"audit head at #{self.seq}"
+        return f"{self.namespace_id}:{self.environment_id}"

@@ -1,11 +1,19 @@
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
-from guardian.shortcuts import get_objects_for_user, get_users_with_perms
+"""Reads of the approvals app: requests, the inbox, approval counts, rights, history."""
 
-from approvals.models import AuditEntry, PromotionRequest, Review
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
+from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import get_users_with_perms
+
+from approvals.models import PromotionRequest, PromotionScope, Review
+from approvals.permissions import grant_lookup, holders_of, promotion_scopes_of, scope_filter
 from portal.errors import NotFound
-from prompts.models import Deployment, Prompt
+from prompts.models import Deployment, Environment, Prompt
 from teams import permissions
-from teams.models import PromotionScope
+from teams.models import Namespace, Team
 from teams.permissions import Principal, namespaces_visible_to
 
 
@@ -35,14 +43,7 @@ def inbox(*, user: Principal) -> QuerySet[PromotionRequest]:
     """Pending requests this user may decide: they hold the right, and it is not their change."""
     if not permissions.is_user(user):
         return PromotionRequest.objects.none()
-    scopes = get_objects_for_user(
-        user,
-        "teams.promote",
-        klass=PromotionScope,
-        accept_global_perms=False,
-        with_superuser=False,
-    )
-    in_scope = scopes.filter(
+    in_scope = promotion_scopes_of(user).filter(
         namespace=OuterRef("prompt__namespace"), environment=OuterRef("environment")
     )
     return (
@@ -53,6 +54,89 @@ def inbox(*, user: Principal) -> QuerySet[PromotionRequest]:
         .exclude(reviews__reviewer=user)
         .order_by("created_at", "pk")
     )
+
+
+# --- Approval counting: what is shown is what is enforced --------------------------------------
+
+
+def counts_as_approval(request: PromotionRequest, reviewer: AbstractBaseUser, holders) -> bool:
+    """An approval counts while its reviewer is active, is neither the requester nor the
+    version's author (four-eyes), and holds the promotion right now (a revoked right withdraws
+    the approval; a restored one brings it back)."""
+    return (
+        reviewer.is_active
+        and reviewer.pk not in (request.requested_by_id, request.version.author_id)
+        and reviewer.pk in holders
+    )
+
+
+def count_approvals(requests: Iterable[PromotionRequest]) -> list[PromotionRequest]:
+    """Set `approvals` (how many count) and `counted` (the reviewer ids whose approval counts)
+    on each request. Three queries for any number of requests with their reviews prefetched;
+    the promotion workflow enforces exactly this count."""
+    requests = list(requests)
+    prefetch_related_objects(
+        requests, Prefetch("reviews", queryset=Review.objects.select_related("reviewer"))
+    )
+    pairs = {(r.prompt.namespace_id, r.environment_id) for r in requests}
+    scopes = {
+        (scope.namespace_id, scope.environment_id): scope.pk
+        for scope in PromotionScope.objects.filter(scope_filter(pairs))
+    }
+    holders = holders_of(scopes.values())
+    for request in requests:
+        scope = scopes.get((request.prompt.namespace_id, request.environment_id))
+        allowed = holders.get(scope, set())
+        request.counted = {
+            review.reviewer_id
+            for review in request.reviews.all()
+            if review.decision == Review.Decision.APPROVE
+            and counts_as_approval(request, review.reviewer, allowed)
+        }
+        request.approvals = len(request.counted)
+    return requests
+
+
+# --- Promotion rights -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromotionRight:
+    environment: Environment
+    user: AbstractBaseUser | None = None
+    team: Team | None = None
+
+
+def promotion_rights(*, namespace: Namespace) -> list[PromotionRight]:
+    """Every grant on the namespace, per environment, to users and to teams (4 queries)."""
+    scopes = {
+        str(scope.pk): scope
+        for scope in PromotionScope.objects.filter(namespace=namespace).select_related(
+            "environment"
+        )
+    }
+    lookup = grant_lookup(int(pk) for pk in scopes)
+    rights = [
+        PromotionRight(environment=scopes[row.object_pk].environment, user=row.user)
+        for row in UserObjectPermission.objects.filter(**lookup).select_related("user")
+    ]
+    group_rows = list(GroupObjectPermission.objects.filter(**lookup))
+    teams = {
+        team.members_group_id: team
+        for team in Team.objects.filter(members_group__in=[row.group_id for row in group_rows])
+    }
+    rights += [
+        PromotionRight(environment=scopes[row.object_pk].environment, team=teams[row.group_id])
+        for row in group_rows
+        if row.group_id in teams
+    ]
+    return sorted(
+        rights,
+        key=lambda r: (r.environment.order, r.user.username if r.user else f"~{r.team.slug}"),
+    )
+
+
+# --- Notifications and history ----------------------------------------------------------------
 
 
 def promotion_event_recipients(*, request_id: int, event: str) -> list[str]:
@@ -84,25 +168,3 @@ def deployment_history(*, prompt: Prompt, environment_slug: str | None = None) -
     return history.select_related("environment", "version", "history_user").order_by(
         "-history_date", "-history_id"
     )
-
-
-def audit_entries(
-    *,
-    since=None,
-    until=None,
-    namespace: str | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-) -> QuerySet[AuditEntry]:
-    entries = AuditEntry.objects.all()
-    if since:
-        entries = entries.filter(at__gte=since)
-    if until:
-        entries = entries.filter(at__lt=until)
-    if namespace:
-        entries = entries.filter(namespace=namespace)
-    if actor:
-        entries = entries.filter(actor=actor)
-    if action:
-        entries = entries.filter(action__startswith=action)
-    return entries.order_by("seq")

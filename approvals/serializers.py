@@ -1,15 +1,34 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from approvals.models import AuditEntry, PromotionRequest, Review
+from approvals.models import PromotionRequest, Review
+from approvals.selectors import count_approvals
+from prompts.models import Environment
 
 
 class ReviewSerializer(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    counts = serializers.SerializerMethodField(
+        help_text="Whether this approval counts now (false once the reviewer lost the right "
+        "or was deactivated; always false for a rejection)."
+    )
 
     class Meta:
         model = Review
-        fields = ["reviewer", "decision", "comment", "created_at"]
+        fields = ["reviewer", "decision", "comment", "created_at", "counts"]
         read_only_fields = fields
+
+    def get_counts(self, review: Review) -> bool:
+        return review.reviewer_id in self.context.get("counted", ())
+
+
+class CountedListSerializer(serializers.ListSerializer):
+    """Counts the approvals of a whole page at once (three queries) before serializing it."""
+
+    def to_representation(self, data):
+        return super().to_representation(
+            count_approvals(data.all() if hasattr(data, "all") else data)
+        )
 
 
 class PromotionRequestSerializer(serializers.ModelSerializer):
@@ -21,8 +40,10 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
     )
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
     version_author = serializers.CharField(source="version.author.username", read_only=True)
-    approvals = serializers.SerializerMethodField()
-    reviews = ReviewSerializer(many=True, read_only=True)
+    approvals = serializers.SerializerMethodField(
+        help_text="Approvals that count now: what `required_approvals` is compared with."
+    )
+    reviews = serializers.SerializerMethodField()
 
     class Meta:
         model = PromotionRequest
@@ -45,9 +66,20 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
             "reviews",
         ]
         read_only_fields = fields
+        list_serializer_class = CountedListSerializer
+
+    def _counted(self, request: PromotionRequest) -> PromotionRequest:
+        if not hasattr(request, "counted"):
+            count_approvals([request])
+        return request
 
     def get_approvals(self, request: PromotionRequest) -> int:
-        return request.approval_count
+        return self._counted(request).approvals
+
+    @extend_schema_field(ReviewSerializer(many=True))
+    def get_reviews(self, request: PromotionRequest) -> list[dict]:
+        context = {"counted": self._counted(request).counted}
+        return ReviewSerializer(request.reviews.all(), many=True, context=context).data
 
 
 class PromotionRequestCreateSerializer(serializers.Serializer):
@@ -73,43 +105,20 @@ class RollbackSerializer(serializers.Serializer):
     justification = serializers.CharField()
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = AuditEntry
-        fields = [
-            "seq",
-            "at",
-            "actor",
-            "actor_type",
-            "token_prefix",
-            "action",
-            "object_type",
-            "object_id",
-            "namespace",
-            "justification",
-            "before",
-            "after",
-            "request_id",
-            "client_ip",
-            "prev_hash",
-            "hash",
-        ]
-        read_only_fields = fields
+class PromotionRightSerializer(serializers.Serializer):
+    environment = serializers.CharField(source="environment.slug")
+    username = serializers.CharField(source="user.username", allow_null=True, default=None)
+    team = serializers.CharField(source="team.slug", allow_null=True, default=None)
 
 
-class AuditQuerySerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False, help_text="From this time (inclusive).")
-    until = serializers.DateTimeField(required=False, help_text="Until this time (exclusive).")
-    namespace = serializers.CharField(required=False)
-    actor = serializers.CharField(required=False)
-    action = serializers.CharField(required=False, help_text="Action or its prefix (`promotion.`)")
+class PromotionRightInputSerializer(serializers.Serializer):
+    environment = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Environment.objects.all()
+    )
+    username = serializers.CharField(required=False)
+    team = serializers.CharField(required=False)
 
-
-class AuditExportQuerySerializer(AuditQuerySerializer):
-    format = serializers.ChoiceField(choices=["csv", "jsonl"], default="jsonl")
-
-
-class AuditVerificationSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
-    entries = serializers.IntegerField()
-    first_bad_seq = serializers.IntegerField(allow_null=True)
+    def validate(self, attrs):
+        if ("username" in attrs) == ("team" in attrs):
+            raise serializers.ValidationError("Name exactly one of 'username' or 'team'.")
+        return attrs

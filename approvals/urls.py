@@ -1,6 +1,7 @@
 from django.urls import path
 
 from approvals import views
+from portal import converters  # noqa: F401 - registers <token:> and <username:>
 
 app_name = "approvals"
 
@@ -25,6 +26,22 @@ urlpatterns = [
     path(f"{PROMPT}/promote/", views.promotion_create, name="promote"),
     path(f"{PROMPT}/deployments/", views.deployment_history, name="deployments"),
     path(f"{PROMPT}/deployments/rollback/", views.rollback, name="rollback"),
-    path("audit/", views.audit_log, name="audit"),
-    path("audit/verify/", views.audit_verify, name="audit_verify"),
+    path("namespaces/<slug:namespace>/", views.namespace_detail, name="namespace"),
+    path("namespaces/<slug:namespace>/edit/", views.namespace_update, name="namespace_update"),
+    path("namespaces/<slug:namespace>/promotion-rights/", views.right_grant, name="right_grant"),
+    path(
+        "namespaces/<slug:namespace>/promotion-rights/revoke/",
+        views.right_revoke,
+        name="right_revoke",
+    ),
+    path(
+        "namespaces/<slug:namespace>/service-tokens/",
+        views.service_token_create,
+        name="service_token_create",
+    ),
+    path(
+        "namespaces/<slug:namespace>/service-tokens/<token:prefix>/revoke/",
+        views.service_token_revoke,
+        name="service_token_revoke",
+    ),
 ]

@@ -1,159 +1,156 @@
-"""Cache access that degrades to a miss when the cache server is down (logged, never raised).
+"""The shared cache (django-redis on Redis; local memory when embedded) and how it fails.
 
-A hot path may `prefetch` every key it will read in one round trip; reads inside the block are
-then answered from that snapshot (writes update it).
+Reads and best-effort writes go through Django's `cache`: django-redis answers a miss when
+Redis is away (`IGNORE_EXCEPTIONS`), so callers fall back to the database. Each call waits
+at most `CACHE_SOCKET_TIMEOUT`, and after a timeout or a refused connection this process
+stops asking Redis for `CACHE_RETRY_AFTER` seconds (`breaker`), so a request during a
+Redis freeze pays one short timeout, not one per call.
 
-Invalidations (`cache_invalidate`) must not be lost to a short outage: a cached answer would
-otherwise outlive the change it predates. Those that fail are retried every second, in the
-background, until Redis takes them.
+Writes that must not be lost (invalidations) go through `portal.outbox`, which uses
+`write_now`: it ignores the breaker and reports whether Redis took the write.
 """
 
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
+from django_redis.exceptions import ConnectionInterrupted
+from redis.backoff import NoBackoff
+from redis.connection import Connection, ConnectionPool, SSLConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
-_ABSENT = object()
-_snapshot: ContextVar[dict[str, Any] | None] = ContextVar("cache_snapshot", default=None)
+
+
+class Breaker:
+    """Opens for `CACHE_RETRY_AFTER` seconds when Redis times out or refuses a connection;
+    while open, calls fail at once instead of waiting."""
+
+    def __init__(self) -> None:
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    def is_open(self) -> bool:
+        return time.monotonic() < self._open_until and not _bypass.get()
+
+    def trip(self, error: Exception) -> None:
+        with self._lock:
+            first = time.monotonic() >= self._open_until
+            self._open_until = time.monotonic() + settings.CACHE_RETRY_AFTER
+        if first:
+            logger.warning(
+                "Redis failed (%s); not asking it for %s s", error, settings.CACHE_RETRY_AFTER
+            )
+
+    def close(self) -> None:
+        self._open_until = 0.0
+
+
+breaker = Breaker()
+_bypass: ContextVar[bool] = ContextVar("cache_breaker_bypass", default=False)
 
 
 @contextmanager
-def prefetch(keys: Iterable[str]) -> Iterator[None]:
-    keys = list(keys)
-    found = _get_many(keys)
-    token = _snapshot.set({key: found.get(key, _ABSENT) for key in keys})
+def breaker_bypassed() -> Iterator[None]:
+    token = _bypass.set(True)
     try:
         yield
     finally:
-        _snapshot.reset(token)
+        _bypass.reset(token)
 
 
-def _remember(key: str, value: Any) -> None:
-    snapshot = _snapshot.get()
-    if snapshot is not None and key in snapshot:
-        snapshot[key] = value
+class FailFast:
+    """A redis-py connection that never retries on its own and honours the breaker."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["retry"] = Retry(NoBackoff(), 0)
+        kwargs["retry_on_timeout"] = False
+        super().__init__(*args, **kwargs)
+
+    def _refuse_when_open(self) -> None:
+        if breaker.is_open():
+            raise RedisConnectionError("Redis is marked unavailable (recent failure)")
+
+    def connect(self) -> None:
+        self._refuse_when_open()
+        try:
+            super().connect()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            breaker.trip(exc)
+            raise
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        self._refuse_when_open()
+        try:
+            super().send_packed_command(command, check_health)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            breaker.trip(exc)
+            raise
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read_response(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            breaker.trip(exc)
+            raise
 
 
-def cache_get(key: str, default: Any = None) -> Any:
-    snapshot = _snapshot.get()
-    if snapshot is not None and key in snapshot:
-        value = snapshot[key]
-        return default if value is _ABSENT else value
-    try:
-        return cache.get(key, default)
-    except Exception:  # redis down or unreachable: the database answers instead
-        logger.warning("cache get failed for %s", key, exc_info=True)
-        return default
+class FailFastConnection(FailFast, Connection):
+    pass
 
 
-def cache_get_many(keys: list[str]) -> dict[str, Any]:
-    snapshot = _snapshot.get() or {}
-    known = {k: snapshot[k] for k in keys if k in snapshot and snapshot[k] is not _ABSENT}
-    unknown = [k for k in keys if k not in snapshot]
-    return {**known, **(_get_many(unknown) if unknown else {})}
+class FailFastSSLConnection(FailFast, SSLConnection):
+    pass
 
 
-def _get_many(keys: list[str]) -> dict[str, Any]:
-    try:
-        return cache.get_many(keys)
-    except Exception:
-        logger.warning("cache get_many failed", exc_info=True)
-        return {}
+class FailFastConnectionPool(ConnectionPool):
+    """The pool django-redis builds (`CONNECTION_POOL_CLASS`), with fail-fast connections."""
+
+    def __init__(self, connection_class: type = Connection, **kwargs: Any) -> None:
+        fail_fast = {Connection: FailFastConnection, SSLConnection: FailFastSSLConnection}
+        super().__init__(
+            connection_class=fail_fast.get(connection_class, connection_class), **kwargs
+        )
 
 
-def cache_set(key: str, value: Any, timeout: int | None) -> bool:
-    """True once the cache has it."""
-    _remember(key, value)
-    try:
-        cache.set(key, value, timeout)
-    except Exception:
-        logger.warning("cache set failed for %s", key, exc_info=True)
-        return False
-    return True
-
-
-def cache_add(key: str, value: Any, timeout: int) -> bool:
-    """Set only if absent. On a cache failure answers True (act as if first)."""
-    try:
-        return cache.add(key, value, timeout)
-    except Exception:
-        logger.warning("cache add failed for %s", key, exc_info=True)
+def write_now(*, delete: list[str], set_values: Mapping[str, Any], timeout: int | None) -> bool:
+    """Delete and set keys in one round trip, whatever the breaker says. True once the cache
+    has the writes; False (logged) when Redis did not take them."""
+    client = getattr(cache, "client", None)
+    if client is None:  # local memory: cannot fail
+        if delete:
+            cache.delete_many(delete)
+        if set_values:
+            cache.set_many(dict(set_values), timeout)
         return True
-
-
-def cache_delete(key: str) -> bool:
-    """True once the cache no longer has it."""
-    _remember(key, _ABSENT)
     try:
-        cache.delete(key)
-    except Exception:
-        logger.warning("cache delete failed for %s", key, exc_info=True)
+        with breaker_bypassed():
+            pipeline = client.get_client(write=True).pipeline(transaction=False)
+            if delete:
+                client.delete_many(delete, client=pipeline)
+            for key, value in set_values.items():
+                client.set(key, value, timeout, client=pipeline)
+            pipeline.execute()
+    except (RedisError, OSError, ConnectionInterrupted) as exc:
+        logger.error("Redis did not take %d cache writes: %s", len(delete) + len(set_values), exc)
         return False
     return True
-
-
-_DELETE = object()
-RETRY_SECONDS = 1.0
-_pending: dict[str, tuple[Any, int | None]] = {}  # key -> (value or _DELETE, timeout)
-_pending_lock = threading.Lock()
-_retrying = False
-
-
-def cache_invalidate(key: str, value: Any = _DELETE, timeout: int | None = None) -> None:
-    """Set `key` (or delete it, without a value) now, or as soon as the cache takes it."""
-    with _pending_lock:
-        _pending.pop(key, None)  # this write supersedes a pending one
-    if not _write(key, value, timeout):
-        _retry_later(key, value, timeout)
-
-
-def _write(key: str, value: Any, timeout: int | None) -> bool:
-    return cache_delete(key) if value is _DELETE else cache_set(key, value, timeout)
-
-
-def _retry_later(key: str, value: Any, timeout: int | None) -> None:
-    global _retrying
-    logger.error("invalidation of %s failed; retrying until the cache takes it", key)
-    with _pending_lock:
-        _pending[key] = (value, timeout)
-        if _retrying:
-            return
-        _retrying = True
-    threading.Thread(target=_retry_pending, name="cache-invalidations", daemon=True).start()
-
-
-def _retry_pending() -> None:
-    global _retrying
-    while True:
-        time.sleep(RETRY_SECONDS)
-        with _pending_lock:
-            if not _pending:
-                _retrying = False
-                return
-            batch = list(_pending.items())
-        for key, entry in batch:
-            value, timeout = entry
-            if not _write(key, value, timeout):
-                break  # still unreachable: next round
-            with _pending_lock:
-                if _pending.get(key) is entry:
-                    del _pending[key]
-            logger.warning("invalidation of %s done after a retry", key)
 
 
 def cache_incr(key: str, timeout: int) -> None:
-    """Count atomically; the first count sets the expiry."""
-    if cache_add(key, 1, timeout):
+    """Count atomically; the first count sets the expiry. Best effort."""
+    if cache.add(key, 1, timeout):
         return
     try:
         cache.incr(key)
     except ValueError:  # expired between the add and the incr
-        cache_add(key, 1, timeout)
-    except Exception:
-        logger.warning("cache incr failed for %s", key, exc_info=True)
+        cache.add(key, 1, timeout)

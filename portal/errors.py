@@ -1,45 +1,99 @@
-"""Domain errors. Services raise these; the web layers map them to responses in one place."""
+"""Domain errors. Services raise these; the web layers map them to responses in one place.
+
+Every error carries a stable, machine-readable `code` (the `code` and the end of the `type`
+of an API problem). The codes are the members of `ErrorCode`, nowhere spelled out again.
+"""
 
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # The families (each error class's default)
+    ERROR = "error"
+    NOT_FOUND = "not_found"
+    PERMISSION_DENIED = "permission_denied"
+    CONFLICT = "conflict"
+    GONE = "gone"
+    INVALID = "invalid"
+    # HTTP-level answers outside the domain
+    BAD_REQUEST = "bad_request"
+    SERVER_ERROR = "server_error"
+    # Writes
+    ALREADY_EXISTS = "already_exists"
+    APPEND_ONLY = "append_only"
+    IMMUTABLE = "immutable"
+    UNCHANGED = "unchanged"
+    CONCURRENT_WRITE = "concurrent_write"
+    LAST_OWNER = "last_owner"
+    SELF_DEACTIVATION = "self_deactivation"
+    # Prompts, templates and rendering
+    RETIRED = "retired"
+    NOT_DEPLOYED = "not_deployed"
+    TEMPLATE_SYNTAX = "template_syntax"
+    INVALID_CHOICE = "invalid_choice"
+    VARIABLES_MISMATCH = "variables_mismatch"
+    INCLUDE_CYCLE = "include_cycle"
+    INCLUDE_DEPTH = "include_depth"
+    INCLUDE_NOT_DEPLOYED = "include_not_deployed"
+    INCLUDE_PRIVATE = "include_private"
+    RENDER_ERROR = "render_error"
+    TOO_LARGE = "too_large"
+    TOO_SLOW = "too_slow"
+    UNDEFINED = "undefined"
+    SANDBOX = "sandbox"
+    # Promotions and rollback
+    ALREADY_DEPLOYED = "already_deployed"
+    ENVIRONMENT_ORDER = "environment_order"
+    FOUR_EYES = "four_eyes"
+    NOT_PREVIOUSLY_DEPLOYED = "not_previously_deployed"
+    NOTHING_TO_ROLL_BACK_TO = "nothing_to_roll_back_to"
+    # A request that can no longer be decided, by its state
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_APPLIED = "request_applied"
+    REQUEST_REJECTED = "request_rejected"
+    REQUEST_CANCELLED = "request_cancelled"
+    REQUEST_SUPERSEDED = "request_superseded"
+    REQUEST_EXPIRED = "request_expired"
 
 
 class DomainError(Exception):
-    """Base of every business-rule failure. `code` is stable and machine readable."""
+    """Base of every business-rule failure."""
 
-    code = "error"
+    code = ErrorCode.ERROR
     status = 400
     title = "Request failed"
 
     def __init__(
-        self, detail: str, *, code: str | None = None, extensions: dict | None = None
+        self, detail: str, *, code: ErrorCode | None = None, extensions: dict | None = None
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions or {}
         if code:
-            self.code = code
+            self.code = ErrorCode(code)
 
 
 class NotFound(DomainError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
     status = 404
     title = "Not found"
 
 
 class PermissionDenied(DomainError):
-    code = "permission_denied"
+    code = ErrorCode.PERMISSION_DENIED
     status = 403
     title = "Permission denied"
 
 
 class Conflict(DomainError):
-    code = "conflict"
+    code = ErrorCode.CONFLICT
     status = 409
     title = "Conflict"
 
 
 class Gone(DomainError):
-    code = "gone"
+    code = ErrorCode.GONE
     status = 410
     title = "Gone"
 
@@ -47,7 +101,7 @@ class Gone(DomainError):
 class Invalid(DomainError):
     """Bad input. `errors` maps a field name to its messages."""
 
-    code = "invalid"
+    code = ErrorCode.INVALID
     status = 422
     title = "Invalid input"
 
@@ -56,11 +110,11 @@ class Invalid(DomainError):
         detail: str,
         *,
         errors: Mapping[str, Sequence[str]] | None = None,
-        code: str | None = None,
+        code: ErrorCode | None = None,
     ) -> None:
         super().__init__(detail, code=code)
         self.errors = {field: list(messages) for field, messages in (errors or {}).items()}
 
     @classmethod
-    def field(cls, field: str, message: str, *, code: str | None = None) -> "Invalid":
+    def field(cls, field: str, message: str, *, code: ErrorCode | None = None) -> "Invalid":
         return cls(message, errors={field: [message]}, code=code)

@@ -65,9 +65,11 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "portal",
+    "portal.audit",
     "teams",
     "prompts",
     "approvals",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -122,23 +124,38 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------------------
+# Every cached answer, generation and token lookup lives at most this long, so even a lost
+# invalidation heals by itself (the outbox makes losing one unlikely).
+RESOLVE_CACHE_MAX_AGE = int(os.environ.get("RESOLVE_CACHE_MAX_AGE", "60"))
+# Each Redis call (cache, broker publish) waits at most this long; after a failure, this
+# process does not ask Redis again for CACHE_RETRY_AFTER seconds (it uses the database).
+REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.25"))
+CACHE_RETRY_AFTER = float(os.environ.get("CACHE_RETRY_AFTER", "1"))
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "portal.redis_cache.ReusingRedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "portal"),
-            # Fail fast when Redis is away: callers fall back to the database.
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-            # Kept in each process's memory too, current through Redis' invalidation pushes
-            # (portal/near_cache.py): resolve answers and their generations, token lookups.
-            "NEAR_CACHE_PREFIXES": ["resolve:", "auth-token:"]
-            if env_bool("NEAR_CACHE", default=True)
-            else [],
+            "TIMEOUT": RESOLVE_CACHE_MAX_AGE,
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+                "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+                # A Redis outage reads as a miss: callers answer from the database.
+                "IGNORE_EXCEPTIONS": True,
+                "CONNECTION_POOL_CLASS": "portal.cache.FailFastConnectionPool",
+            },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    DJANGO_REDIS_LOGGER = "portal.cache"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "TIMEOUT": RESOLVE_CACHE_MAX_AGE,
+        }
+    }
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://localhost/")
@@ -148,13 +165,21 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "300"))
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A publish never waits long on a frozen broker: the outbox keeps what could not be sent.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+OUTBOX_DRAIN_SECONDS = float(os.environ.get("OUTBOX_DRAIN_SECONDS", "5"))
 
 # --- Governance ---------------------------------------------------------------------------
 # Pending promotion requests older than this expire (Celery beat runs the sweep hourly).
 PROMOTION_REQUEST_MAX_AGE_DAYS = int(os.environ.get("PROMOTION_REQUEST_MAX_AGE_DAYS", "14"))
 CELERY_BEAT_SCHEDULE = {
+    "drain-outbox": {"task": "portal.tasks.drain_outbox", "schedule": OUTBOX_DRAIN_SECONDS},
     "expire-stale-promotion-requests": {
         "task": "approvals.tasks.expire_stale_requests",
         "schedule": 3600.0,
@@ -163,6 +188,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Resolve answers may be reused by clients for this long (Cache-Control: private, max-age).
 RESOLVE_MAX_AGE_SECONDS = int(os.environ.get("RESOLVE_MAX_AGE_SECONDS", "5"))
+
+# The admin only inspects; simple-history's revert would be a write around the services.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -221,7 +249,7 @@ LOGGING = {
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "portal.api.authentication.BearerTokenAuthentication",
+        "teams.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny by default: a signed-in person. Endpoints that service tokens may read opt in.

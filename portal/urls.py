@@ -1,3 +1,5 @@
+"""The site's URLs: each app's pages and API by module name (the kernel imports no app)."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -7,12 +9,13 @@ from portal import views
 urlpatterns = [
     path("ping/", views.ping, name="ping"),
     path("api/v1/", include("portal.api_urls")),
-    path("", views.home, name="home"),
+    path("", include("prompts.home_urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("prompts/", include("prompts.urls")),
+    path("", include("prompts.urls")),
     path("", include("teams.urls")),
     path("", include("approvals.urls")),
+    path("", include("portal.audit.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 
-from portal.errors import Conflict, Invalid
+from portal.errors import Conflict, ErrorCode, Invalid
 
 
 def clean_or_invalid(instance: models.Model, *, exclude: list[str] | None = None) -> None:
@@ -29,4 +29,4 @@ def conflict_on_integrity_error(detail: str) -> Iterator[None]:
         with transaction.atomic():
             yield
     except IntegrityError as exc:
-        raise Conflict(detail, code="already_exists") from exc
+        raise Conflict(detail, code=ErrorCode.ALREADY_EXISTS) from exc

@@ -5,9 +5,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.exceptions import PermissionDenied as HttpForbidden
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from portal.errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
 from portal.validators import SLUG_PATTERN
@@ -67,6 +68,19 @@ def found(selector: Callable[..., T], **kwargs: Any) -> T:
         return selector(**kwargs)
     except NotFound as exc:
         raise Http404(exc.detail) from exc
+
+
+def error_text(form: forms.BaseForm) -> str:
+    """Every error of a form in one sentence, for a flash message or a partial's notice."""
+    return " ".join(error for errors in form.errors.values() for error in errors)
+
+
+def report(request: HttpRequest, form: forms.BaseForm, success: str) -> None:
+    """Flash the outcome of a one-button form: its errors, or `success`."""
+    if form.errors:
+        messages.error(request, error_text(form))
+    else:
+        messages.success(request, success)
 
 
 def require_or_403(allowed: bool, detail: str = "You may not do this.") -> None:

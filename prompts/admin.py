@@ -1,42 +1,28 @@
+"""Prompts, versions, environments and deployments, for inspection with history. Changes go
+through the portal or the API (environments: the staff page /environments/)."""
+
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from prompts.models import Deployment, Environment, Prompt, PromptVersion, Tag
-
-
-class ReadOnlyAdminMixin:
-    """Rows that change only through services (which enforce the rules) are shown, not edited."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from portal.admin import InspectOnly
+from prompts.models import ENVIRONMENT_SETTINGS, Deployment, Environment, Prompt, PromptVersion, Tag
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(InspectOnly, admin.ModelAdmin):
     search_fields = ["slug"]
 
 
 @admin.register(Prompt)
-class PromptAdmin(SimpleHistoryAdmin):
+class PromptAdmin(InspectOnly, SimpleHistoryAdmin):
     list_display = ["__str__", "kind", "state", "updated_at"]
     list_filter = ["kind", "state", "namespace__team", "namespace", "tags"]
     search_fields = ["name", "description", "namespace__slug"]
-    autocomplete_fields = ["namespace", "tags"]
     list_select_related = ["namespace"]
-    readonly_fields = ["created_at", "updated_at"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PromptVersion)
-class PromptVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PromptVersionAdmin(InspectOnly, admin.ModelAdmin):
     list_display = ["prompt", "number", "author", "template_format", "created_at", "sha256"]
     list_filter = ["template_format", "prompt__kind", "prompt__namespace"]
     search_fields = ["prompt__name", "prompt__namespace__slug", "message", "sha256"]
@@ -44,25 +30,14 @@ class PromptVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Environment)
-class EnvironmentAdmin(SimpleHistoryAdmin):
-    list_display = [
-        "slug",
-        "name",
-        "order",
-        "requires_approval",
-        "min_approvals",
-        "protected",
-        "requires_evaluation",
-    ]
+class EnvironmentAdmin(InspectOnly, SimpleHistoryAdmin):
+    list_display = ["slug", *ENVIRONMENT_SETTINGS]
     list_filter = ["requires_approval", "protected", "requires_evaluation"]
     search_fields = ["slug", "name"]
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Deployment)
-class DeploymentAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class DeploymentAdmin(InspectOnly, SimpleHistoryAdmin):
     list_display = ["prompt", "environment", "version", "deployed_at", "deployed_by"]
     list_filter = ["environment", "prompt__namespace"]
     search_fields = ["prompt__name", "prompt__namespace__slug"]

@@ -3,6 +3,7 @@
 import re
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,11 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.authentication import warm_authentication_cache_keys, warm_service_principal
 from portal.api.permissions import IsPersonOrService, IsPersonOrServiceReading
 from portal.api.schema import ProblemSerializer
 from portal.api.views import parse, parse_query
-from portal.cache import prefetch
 from portal.converters import version_number
 from portal.errors import Invalid, NotFound
 from portal.validators import SLUG_PATTERN
@@ -23,6 +22,7 @@ from prompts import resolve, selectors, services
 from prompts import serializers as s
 from prompts.filters import PromptFilter
 from prompts.models import Environment, Prompt, PromptVersion
+from teams.authentication import warm_authentication_cache_key, warm_service_principal
 from teams.selectors import namespace_get
 
 SLUG = re.compile(SLUG_PATTERN)
@@ -202,23 +202,26 @@ class Resolve(APIView):
     permission_classes = [IsPersonOrServiceReading]
 
     def dispatch(self, request, *args, **kwargs):
-        """Everything a warm resolve reads from the cache (the token, the environment's
-        generation, the answer) comes in one round trip, or none when the near cache has it."""
-        keys = warm_authentication_cache_keys(request) + resolve.cache_keys(
+        """Everything a warm resolve reads from the cache (the token, the answer and its
+        generations) comes in one round trip; the full path reuses what it read."""
+        token_key = warm_authentication_cache_key(request)
+        keys = resolve.cache_keys(
             namespace=kwargs["namespace"],
             name=kwargs["name"],
             environment=request.GET.get("environment", "production"),
             version=version_number(request.GET.get("version")),
         )
-        with prefetch(keys):
-            return self._warm(request, kwargs) or super().dispatch(request, *args, **kwargs)
+        self.cached = cache.get_many([*keys, *([token_key] if token_key else [])])
+        if token_key and request.method == "GET":
+            warm = self._warm(request, kwargs, self.cached.get(token_key))
+            if warm is not None:
+                return warm
+        return super().dispatch(request, *args, **kwargs)
 
-    def _warm(self, request, kwargs) -> HttpResponseBase | None:
+    def _warm(self, request, kwargs, record) -> HttpResponseBase | None:
         """A known service token and a current cached answer: reply without DRF's machinery.
         Everything else, errors included, takes the full path, which answers the same."""
-        if request.method != "GET":
-            return None
-        token = warm_service_principal(request)
+        token = warm_service_principal(request, record)
         if token is None:
             return None
         try:
@@ -226,7 +229,11 @@ class Resolve(APIView):
         except Invalid:
             return None
         resolved = resolve.resolve_warm(
-            token=token, namespace=kwargs["namespace"], name=kwargs["name"], **query
+            token=token,
+            namespace=kwargs["namespace"],
+            name=kwargs["name"],
+            cached=self.cached,
+            **query,
         )
         return _resolve_response(request, resolved) if resolved else None
 
@@ -241,6 +248,7 @@ class Resolve(APIView):
             user=request.user,
             namespace=namespace,
             name=name,
+            cached=self.cached,  # read at the same keys in `dispatch`
             **_resolve_query(request.query_params),
         )
         return _resolve_response(request, resolved)

@@ -2,7 +2,7 @@
 
 from django.db.models import Q
 
-from portal.errors import Invalid
+from portal.errors import ErrorCode, Invalid
 from prompts.content import VersionContent
 from prompts.models import Deployment, Prompt, PromptVersion
 from prompts.templating import includes
@@ -45,12 +45,12 @@ def _edges(prompt_ids: list[int]) -> dict[int, set[str]]:
     return edges
 
 
-def check_includes(*, prompt: Prompt, content: VersionContent, author: Principal) -> None:
+def check_includes(*, prompt: Prompt, content: VersionContent, author: Principal) -> list[Prompt]:
     """Included prompts exist, are visible to the author, are text prompts, and no chain of
-    includes leads back to `prompt`."""
+    includes leads back to `prompt`. Returns the included prompts."""
     names = includes(content.template_format, content.sources())
     if not names:
-        return
+        return []
     found = prompts_named(names)
     visible = set(
         namespaces_visible_to(user=author)
@@ -70,7 +70,7 @@ def check_includes(*, prompt: Prompt, content: VersionContent, author: Principal
             "template",
             "Only prompts of the same namespace or of internal namespaces can be included "
             f"(their text is served with this prompt): {', '.join(private)}.",
-            code="include_private",
+            code=ErrorCode.INCLUDE_PRIVATE,
         )
     chat = sorted(n for n, p in found.items() if p.kind != Prompt.Kind.TEXT)
     if chat:
@@ -80,8 +80,9 @@ def check_includes(*, prompt: Prompt, content: VersionContent, author: Principal
         raise Invalid.field(
             "template",
             "Includes would form a cycle: " + " → ".join([prompt.full_name, *path]) + ".",
-            code="include_cycle",
+            code=ErrorCode.INCLUDE_CYCLE,
         )
+    return list(found.values())
 
 
 def _path_back_to(prompt: Prompt, first: dict[str, Prompt]) -> list[str] | None:

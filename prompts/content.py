@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from portal.errors import Invalid
+from portal.errors import ErrorCode, Invalid
 from prompts.templating import IDENTIFIER, TEMPLATE_FORMATS, placeholders
 
 CHAT_ROLES = ("system", "user", "assistant", "tool")
@@ -143,7 +143,9 @@ def build_content(
     """Check a version's content and return it normalized. Raises `Invalid` naming the field."""
     if template_format not in TEMPLATE_FORMATS:
         raise Invalid.field(
-            "template_format", f"Use one of {', '.join(TEMPLATE_FORMATS)}.", code="invalid_choice"
+            "template_format",
+            f"Use one of {', '.join(TEMPLATE_FORMATS)}.",
+            code=ErrorCode.INVALID_CHOICE,
         )
     if kind == "chat":
         if template:
@@ -183,7 +185,7 @@ def _check_variables_match(content: VersionContent) -> None:
     raise Invalid(
         "The declared variables do not match the template: " + "; ".join(problems) + ".",
         errors={"variables": problems},
-        code="variables_mismatch",
+        code=ErrorCode.VARIABLES_MISMATCH,
     )
 
 

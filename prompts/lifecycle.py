@@ -1,16 +1,17 @@
 """Prompt lifecycle writes: active → deprecated (reason, sunset, successor) → retired, and back.
 
 Consumers see the state at once: resolve answers carry Deprecation/Sunset/Link headers for a
-deprecated prompt and 410 for a retired one; every change drops the resolve cache on commit.
+deprecated prompt and 410 for a retired one; every change invalidates the prompt's cached answers
+on commit.
 """
 
 import datetime as dt
 
-from django.db import transaction
 from django.utils import timezone
 
-from approvals.audit import audit
-from portal.errors import Conflict, Invalid
+from portal.audit.services import audit
+from portal.errors import Conflict, ErrorCode, Invalid
+from portal.transactions import atomic_write
 from prompts import resolve as resolve_cache
 from prompts.models import Prompt
 from teams import permissions
@@ -27,15 +28,16 @@ def _state(prompt: Prompt) -> dict:
 
 
 def _locked(actor: Principal, prompt: Prompt) -> Prompt:
+    prompt = (
+        Prompt.objects.select_for_update(of=("self",))
+        .select_related("namespace__team", "successor__namespace")
+        .get(pk=prompt.pk)
+    )
     require(
         permissions.can_edit_prompts(actor, prompt.namespace),
         f"Only maintainers and owners of {prompt.namespace.team.slug} change its lifecycle.",
     )
-    return (
-        Prompt.objects.select_for_update(of=("self",))
-        .select_related("namespace", "successor__namespace")
-        .get(pk=prompt.pk)
-    )
+    return prompt
 
 
 def _save(actor: Principal, prompt: Prompt, action: str, before: dict, justification: str):
@@ -50,11 +52,11 @@ def _save(actor: Principal, prompt: Prompt, action: str, before: dict, justifica
         before=before,
         after=_state(prompt),
     )
-    resolve_cache.invalidate()
+    resolve_cache.invalidate_prompts([prompt])
     return prompt
 
 
-@transaction.atomic
+@atomic_write
 def prompt_deprecate(
     *,
     actor: Principal,
@@ -68,7 +70,9 @@ def prompt_deprecate(
     if not reason:
         raise Invalid.field("reason", "Say why the prompt is deprecated.")
     if prompt.state == Prompt.State.RETIRED:
-        raise Conflict(f"{prompt.full_name} is retired; reactivate it first.", code="retired")
+        raise Conflict(
+            f"{prompt.full_name} is retired; reactivate it first.", code=ErrorCode.RETIRED
+        )
     if sunset_at is not None and sunset_at <= timezone.now():
         raise Invalid.field("sunset_at", "The sunset must be in the future.")
     if successor is not None and successor.pk == prompt.pk:
@@ -82,7 +86,7 @@ def prompt_deprecate(
     return _save(actor, prompt, "prompt.deprecated", before, reason)
 
 
-@transaction.atomic
+@atomic_write
 def prompt_retire(*, actor: Principal, prompt: Prompt, reason: str = "") -> Prompt:
     prompt = _locked(actor, prompt)
     if prompt.state == Prompt.State.RETIRED:
@@ -92,7 +96,7 @@ def prompt_retire(*, actor: Principal, prompt: Prompt, reason: str = "") -> Prom
     return _save(actor, prompt, "prompt.retired", before, reason)
 
 
-@transaction.atomic
+@atomic_write
 def prompt_reactivate(*, actor: Principal, prompt: Prompt, reason: str = "") -> Prompt:
     prompt = _locked(actor, prompt)
     if prompt.state == Prompt.State.ACTIVE:

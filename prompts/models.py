@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from portal.errors import Conflict
+from portal.errors import Conflict, ErrorCode
 from portal.validators import SLUG_HELP, SLUG_PATTERN, slug_validator
 from teams.models import Namespace
 
@@ -76,10 +76,12 @@ class PromptVersionQuerySet(models.QuerySet):
     """Versions are append-only: bulk updates and deletes are refused like single ones."""
 
     def update(self, **kwargs):
-        raise Conflict("Prompt versions are immutable; create a new version.", code="immutable")
+        raise Conflict(
+            "Prompt versions are immutable; create a new version.", code=ErrorCode.IMMUTABLE
+        )
 
     def delete(self):
-        raise Conflict("Prompt versions are never deleted.", code="immutable")
+        raise Conflict("Prompt versions are never deleted.", code=ErrorCode.IMMUTABLE)
 
 
 class PromptVersion(models.Model):
@@ -132,11 +134,44 @@ class PromptVersion(models.Model):
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
-            raise Conflict("Prompt versions are immutable; create a new version.", code="immutable")
+            raise Conflict(
+                "Prompt versions are immutable; create a new version.", code=ErrorCode.IMMUTABLE
+            )
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise Conflict("Prompt versions are never deleted.", code="immutable")
+        raise Conflict("Prompt versions are never deleted.", code=ErrorCode.IMMUTABLE)
+
+
+class VersionInclude(models.Model):
+    """A version includes another prompt by name: who depends on whom, so that a change of
+    the included prompt (its deployment, its namespace's visibility) also invalidates the
+    cached answers of the prompts that include it. Written with the version, never changed."""
+
+    version = models.ForeignKey(PromptVersion, on_delete=models.PROTECT, related_name="+")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    included = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "included"], name="version_include_once"),
+        ]
+        indexes = [models.Index(fields=["included"])]
+
+    def __str__(self) -> str:
+        return f"{self.version_id} includes {self.included_id}"
+
+
+# What staff configure about an environment (the API, the portal page and the audit entries
+# list exactly these; the slug never changes).
+ENVIRONMENT_SETTINGS = (
+    "name",
+    "order",
+    "requires_approval",
+    "min_approvals",
+    "protected",
+    "requires_evaluation",
+)
 
 
 class Environment(models.Model):

@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateNotFound, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from portal.errors import Invalid
+from portal.errors import ErrorCode, Invalid
 from prompts.templating import JINJA2, MUSTACHE_TAG, parse_mustache_tag
 
 MAX_OUTPUT_CHARS = 200_000
@@ -37,7 +37,7 @@ class Source:
         self.includes = includes
 
 
-def _render_error(message: str, code: str = "render_error") -> Invalid:
+def _render_error(message: str, code: ErrorCode = ErrorCode.RENDER_ERROR) -> Invalid:
     return Invalid(message, errors={"variables": [message]}, code=code)
 
 
@@ -52,7 +52,7 @@ def check_variables(*, declared: set[str], given: Mapping[str, Any]) -> None:
         raise Invalid(
             "The variables do not match the prompt's: " + "; ".join(problems) + ".",
             errors={"variables": problems},
-            code="variables_mismatch",
+            code=ErrorCode.VARIABLES_MISMATCH,
         )
 
 
@@ -77,7 +77,9 @@ def _render_mustache(source: Source, variables: Mapping[str, Any], depth: int) -
 
     rendered = MUSTACHE_TAG.sub(replace, source.template)
     if len(rendered) > MAX_OUTPUT_CHARS:
-        raise _render_error(f"The output exceeds {MAX_OUTPUT_CHARS} characters.", "too_large")
+        raise _render_error(
+            f"The output exceeds {MAX_OUTPUT_CHARS} characters.", ErrorCode.TOO_LARGE
+        )
     return rendered
 
 
@@ -263,21 +265,25 @@ def _render_jinja(source: Source, variables: Mapping[str, Any]) -> str:
                 size += len(chunk)
                 if size > MAX_OUTPUT_CHARS:
                     raise _render_error(
-                        f"The output exceeds {MAX_OUTPUT_CHARS} characters.", "too_large"
+                        f"The output exceeds {MAX_OUTPUT_CHARS} characters.", ErrorCode.TOO_LARGE
                     )
                 chunks.append(chunk)
     except _Timeout as exc:
-        raise _render_error(f"Rendering took longer than {MAX_SECONDS} s.", "too_slow") from exc
+        raise _render_error(
+            f"Rendering took longer than {MAX_SECONDS} s.", ErrorCode.TOO_SLOW
+        ) from exc
     except UndefinedError as exc:
-        raise _render_error(f"Undefined in the template: {exc.message}.", "undefined") from exc
+        raise _render_error(
+            f"Undefined in the template: {exc.message}.", ErrorCode.UNDEFINED
+        ) from exc
     except SecurityError as exc:
-        raise _render_error(f"Refused by the sandbox: {exc}", "sandbox") from exc
+        raise _render_error(f"Refused by the sandbox: {exc}", ErrorCode.SANDBOX) from exc
     except TemplateError as exc:
         raise _render_error(f"The template failed: {exc.message or exc}.") from exc
     except RecursionError as exc:
         raise _render_error("The template recurses too deeply.") from exc
     except MemoryError as exc:
-        raise _render_error("The template needs too much memory.", "too_large") from exc
+        raise _render_error("The template needs too much memory.", ErrorCode.TOO_LARGE) from exc
     except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
         raise _render_error(f"The template failed: {type(exc).__name__}: {exc}.") from exc
     return "".join(chunks)

@@ -1,39 +1,37 @@
 """What a service runs now: resolve a prompt in an environment (or a pinned version), fast.
 
-The hot path reads one cache round trip: the environment's generation and the cached answer.
-A deployment change, rollback, deprecation or retirement replaces the generation of the
-environments concerned on commit, so the next resolve reads the database again (at most three
-queries for a prompt without includes) instead of serving a stale answer until a TTL.
-If the cache is down, every resolve answers from the database.
+A warm resolve is one Redis round trip: one MGET of the cached answer and the two
+generations it was computed under, the prompt's and its namespace's (plus, on the hot path,
+the token's lookup). A change replaces what it affects through the outbox after commit: a
+deployment, a rollback or a lifecycle change deletes the prompt's generation and those of the
+prompts that include it; a visibility change the namespace's. The next resolve then finds its
+answer's generations gone, reads the database (at most three queries for a prompt without
+includes) and caches the new answer. Readers create a missing generation before they read the
+database, so an answer read before a change can never be cached under a generation created
+after it. Answers and generations live at most `RESOLVE_CACHE_MAX_AGE`. If Redis is down or
+slow, resolve answers from the database.
 """
 
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Exists, Q
 from django.utils.http import http_date
 
-from portal.cache import (
-    cache_add,
-    cache_delete,
-    cache_get,
-    cache_get_many,
-    cache_invalidate,
-    cache_set,
-)
-from portal.errors import DomainError, Gone, Invalid, NotFound
+from portal import outbox
+from portal.errors import ErrorCode, Gone, Invalid, NotFound
 from prompts.composition import MAX_INCLUDE_DEPTH, version_includes
-from prompts.models import Deployment, Environment, Prompt, PromptVersion
+from prompts.models import Deployment, Environment, Prompt, PromptVersion, VersionInclude
 from prompts.rendering import Source, check_variables, render
 from teams import permissions
 from teams.models import Namespace
 from teams.permissions import Principal, ServicePrincipal
-
-CACHE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,12 @@ class Resolved:
         return json.loads(self.body_json)
 
 
-def _gen_key(environment: str) -> str:
-    return f"resolve:gen:{environment}"
+def _prompt_gen_key(full_name: str) -> str:
+    return f"resolve:gen:p:{full_name}"
+
+
+def _namespace_gen_key(namespace: str) -> str:
+    return f"resolve:gen:ns:{namespace}"
 
 
 def _entry_key(environment: str, namespace: str, name: str, version: int | None) -> str:
@@ -56,52 +58,106 @@ def _entry_key(environment: str, namespace: str, name: str, version: int | None)
 
 
 def cache_keys(*, namespace: str, name: str, environment: str, version: int | None) -> list[str]:
-    return [_gen_key(environment), _entry_key(environment, namespace, name, version)]
+    """What a resolve reads, in one round trip: the answer, then its two generations."""
+    return [
+        _entry_key(environment, namespace, name, version),
+        _prompt_gen_key(f"{namespace}/{name}"),
+        _namespace_gen_key(namespace),
+    ]
 
 
-def invalidate(*, environments: list[str] | None = None) -> None:
-    """After commit, give the named environments (default: all) a new generation."""
-    slugs = environments or list(Environment.objects.values_list("slug", flat=True))
-
-    def bump() -> None:
-        for slug in slugs:
-            cache_invalidate(_gen_key(slug), uuid.uuid4().hex, None)
-
-    transaction.on_commit(bump)
+# --- Invalidation (inside the writer's transaction; delivered after commit) -------------------
 
 
-def _generation(environment: str, cached: str | None) -> tuple[str, bool]:
-    """The environment's generation, and whether this call created it."""
-    if cached:
-        return cached, False
-    fresh = uuid.uuid4().hex
-    if cache_add(_gen_key(environment), fresh, None):
-        return fresh, True
-    return cache_get(_gen_key(environment)) or fresh, False
+def _with_dependents(prompt_ids: set[int]) -> set[int]:
+    """The prompts and, transitively, every prompt one of whose versions includes them."""
+    found, frontier = set(prompt_ids), set(prompt_ids)
+    for _ in range(MAX_INCLUDE_DEPTH + 1):
+        frontier = (
+            set(
+                VersionInclude.objects.filter(included_id__in=frontier).values_list(
+                    "prompt_id", flat=True
+                )
+            )
+            - found
+        )
+        if not frontier:
+            break
+        found |= frontier
+    return found
+
+
+def _prompt_keys(prompt_ids: set[int]) -> list[str]:
+    names = Prompt.objects.filter(pk__in=prompt_ids).values_list("namespace__slug", "name")
+    return [_prompt_gen_key(f"{namespace}/{name}") for namespace, name in names]
+
+
+def invalidate_prompts(prompts: Iterable[Prompt]) -> None:
+    """Cached answers of these prompts, and of the prompts that include them, are stale once
+    this transaction commits."""
+    outbox.invalidate(*_prompt_keys(_with_dependents({prompt.pk for prompt in prompts})))
+
+
+def namespace_changed(*, namespace: Namespace, before: dict, after: dict) -> None:
+    """Registered as the `teams.hooks.namespace_changed` hook. When the visibility changed,
+    the namespace's answers (which carry it) and the answers of prompts elsewhere that
+    include its prompts (which may no longer) are stale; its team and description are in no
+    answer."""
+    if before["visibility"] == after["visibility"]:
+        return
+    own = set(namespace.prompts.values_list("pk", flat=True))
+    outbox.invalidate(
+        _namespace_gen_key(namespace.slug), *_prompt_keys(_with_dependents(own) - own)
+    )
+
+
+# --- Reading --------------------------------------------------------------------------------
+
+
+def _generations(found: dict[str, Any], keys: list[str]) -> list[str] | None:
+    """The current generations for `keys[1:]`, creating missing ones (before the database is
+    read). None when the cache did not answer: then nothing is cached."""
+    generations = []
+    for key in keys[1:]:
+        generation = found.get(key)
+        if generation is None:
+            fresh = uuid.uuid4().hex
+            added = cache.add(key, fresh, settings.RESOLVE_CACHE_MAX_AGE)
+            if added is None:  # the cache failed
+                return None
+            generation = fresh if added else cache.get(key)
+            if generation is None:
+                return None
+        generations.append(generation)
+    return generations
 
 
 def resolve(
-    *, user: Principal, namespace: str, name: str, environment: str, version: int | None = None
+    *,
+    user: Principal,
+    namespace: str,
+    name: str,
+    environment: str,
+    version: int | None = None,
+    cached: dict[str, Any] | None = None,
 ) -> Resolved:
-    key = _entry_key(environment, namespace, name, version)
-    cached = cache_get_many([_gen_key(environment), key])
-    generation, created = _generation(environment, cached.get(_gen_key(environment)))
-    entry = cached.get(key)
-    if not entry or entry["generation"] != generation:
-        try:
-            entry = _load(user, namespace, name, environment, version)
-        except DomainError:
-            # Any slug a caller sends (an unknown environment) must not leave a key behind.
-            # Dropping a generation is always safe: entries of the old one read as misses.
-            if created:
-                cache_delete(_gen_key(environment))
-            raise
-        entry["generation"] = generation
-        cache_set(key, entry, CACHE_SECONDS)
+    """`cached` is what the caller already read at `cache_keys` (the hot path reads them with
+    the token in one round trip)."""
+    keys = cache_keys(namespace=namespace, name=name, environment=environment, version=version)
+    found = cached if cached is not None else cache.get_many(keys)
+    generations = _generations(found, keys)
+    entry = found.get(keys[0])
+    if not entry or generations is None or entry["generations"] != generations:
+        entry = _load(user, namespace, name, environment, version)
+        if generations is not None:
+            entry["generations"] = generations
+            cache.set(keys[0], entry, settings.RESOLVE_CACHE_MAX_AGE)
     if not _may_read(user, entry["namespace_id"], entry["visibility"]):
         raise NotFound(f"No prompt {namespace}/{name}.")
     if entry.get("gone"):
-        raise Gone(entry["gone"]["detail"], code="retired", extensions=entry["gone"]["extra"])
+        raise Gone(
+            entry["gone"]["detail"], code=ErrorCode.RETIRED, extensions=entry["gone"]["extra"]
+        )
     return _resolved(entry)
 
 
@@ -110,17 +166,22 @@ def _resolved(entry: dict[str, Any]) -> Resolved:
 
 
 def resolve_warm(
-    *, token: ServicePrincipal, namespace: str, name: str, environment: str, version: int | None
+    *,
+    token: ServicePrincipal,
+    namespace: str,
+    name: str,
+    environment: str,
+    version: int | None,
+    cached: dict[str, Any],
 ) -> Resolved | None:
     """The cached answer if it is current and the token may read it; None sends the caller to
     `resolve`, which answers every other case (and the same way)."""
-    key = _entry_key(environment, namespace, name, version)
-    cached = cache_get_many([_gen_key(environment), key])
-    entry = cached.get(key)
+    keys = cache_keys(namespace=namespace, name=name, environment=environment, version=version)
+    entry = cached.get(keys[0])
     if (
         not entry
         or entry.get("gone")
-        or entry["generation"] != cached.get(_gen_key(environment))
+        or entry["generations"] != [cached.get(keys[1]), cached.get(keys[2])]
         or entry["namespace_id"] not in token.namespace_ids
     ):
         return None
@@ -151,7 +212,9 @@ def _load(user: Principal, namespace: str, name: str, environment: str, version:
         detail = f"{prompt.full_name} is retired." + (f" Use {successor}." if successor else "")
         return {**meta, "gone": {"detail": detail, "extra": {"successor": successor}}}
     if chosen is None:
-        raise NotFound(f"{prompt.full_name} is not deployed in {environment}.", code="not_deployed")
+        raise NotFound(
+            f"{prompt.full_name} is not deployed in {environment}.", code=ErrorCode.NOT_DEPLOYED
+        )
     includes = _included(chosen, environment, host_namespace_id=prompt.namespace_id)
     body = _body(prompt, chosen, environment, includes)
     body["deprecation"] = _deprecation(prompt, successor)
@@ -252,17 +315,17 @@ def _included(
         if private:
             raise Invalid(
                 f"Included prompts are no longer internal: {', '.join(private)}.",
-                code="include_private",
+                code=ErrorCode.INCLUDE_PRIVATE,
             )
         missing = sorted(pending - set(found))
         if missing:
             raise Invalid(
                 f"Included prompts are not deployed in {environment}: {', '.join(missing)}.",
-                code="include_not_deployed",
+                code=ErrorCode.INCLUDE_NOT_DEPLOYED,
             )
         resolved.update(found)
         pending = set().union(*(version_includes(v) for v in found.values()))
-    raise Invalid("Includes nest too deeply.", code="include_depth")
+    raise Invalid("Includes nest too deeply.", code=ErrorCode.INCLUDE_DEPTH)
 
 
 def _body(prompt: Prompt, version: PromptVersion, environment: str, includes) -> dict[str, Any]:

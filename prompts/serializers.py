@@ -1,33 +1,18 @@
 from rest_framework import serializers
 
-from prompts.models import Environment, Prompt, PromptVersion
+from prompts.models import ENVIRONMENT_SETTINGS, Environment, Prompt, PromptVersion
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Environment
-        fields = [
-            "slug",
-            "name",
-            "order",
-            "requires_approval",
-            "min_approvals",
-            "protected",
-            "requires_evaluation",
-        ]
+        fields = ["slug", *ENVIRONMENT_SETTINGS]
 
 
 class EnvironmentUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Environment
-        fields = [
-            "name",
-            "order",
-            "requires_approval",
-            "min_approvals",
-            "protected",
-            "requires_evaluation",
-        ]
+        fields = list(ENVIRONMENT_SETTINGS)
         extra_kwargs = {field: {"required": False} for field in fields}
 
 

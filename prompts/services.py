@@ -5,17 +5,25 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
-from approvals.audit import audit
-from portal.errors import Conflict, Invalid
+from portal.audit.services import audit
+from portal.errors import Conflict, ErrorCode, Invalid
+from portal.transactions import atomic_write
 from portal.validation import clean_or_invalid, conflict_on_integrity_error
 from portal.validators import SLUG_HELP, slug_validator
 from prompts import resolve as resolve_cache
 from prompts.composition import check_includes
 from prompts.content import build_content
-from prompts.models import Deployment, Environment, Prompt, PromptVersion, Tag
+from prompts.models import (
+    ENVIRONMENT_SETTINGS,
+    Deployment,
+    Environment,
+    Prompt,
+    PromptVersion,
+    Tag,
+    VersionInclude,
+)
 from teams import permissions
 from teams.models import Namespace
 from teams.permissions import Principal, require
@@ -44,7 +52,7 @@ def _tags_for(names: Iterable[str]) -> list[Tag]:
     return [existing[slug] for slug in slugs]
 
 
-@transaction.atomic
+@atomic_write
 def prompt_create(
     *,
     actor: Principal,
@@ -81,7 +89,7 @@ def _prompt_state(prompt: Prompt, tags: list[str]) -> dict:
     }
 
 
-@transaction.atomic
+@atomic_write
 def prompt_update(
     *,
     actor: Principal,
@@ -90,8 +98,12 @@ def prompt_update(
     tags: Iterable[str] | None = None,
 ) -> Prompt:
     """Change what describes a prompt; its content only changes through new versions."""
+    prompt = (
+        Prompt.objects.select_for_update(of=("self",))
+        .select_related("namespace__team")
+        .get(pk=prompt.pk)
+    )
     _require_edit(actor, prompt.namespace)
-    prompt = Prompt.objects.select_for_update().select_related("namespace").get(pk=prompt.pk)
     old_tags = sorted(prompt.tags.values_list("slug", flat=True))
     before = _prompt_state(prompt, old_tags)
     if description is not None:
@@ -115,7 +127,7 @@ def prompt_update(
     return prompt
 
 
-@transaction.atomic
+@atomic_write
 def version_create(
     *,
     prompt: Prompt,
@@ -129,7 +141,6 @@ def version_create(
 ) -> PromptVersion:
     """Append the next version. Concurrent callers are serialized on the prompt's row lock,
     so numbers are allocated 1, 2, 3 … without gaps, duplicates or errors."""
-    _require_edit(author, prompt.namespace)
     content = build_content(
         kind=prompt.kind,
         template=template,
@@ -140,15 +151,22 @@ def version_create(
     )
     if not isinstance(message, str):
         raise Invalid.field("message", "The message must be text.")
-    check_includes(prompt=prompt, content=content, author=author)
-    locked = Prompt.objects.select_for_update().get(pk=prompt.pk)
+    locked = (
+        Prompt.objects.select_for_update(of=("self",))
+        .select_related("namespace__team")
+        .get(pk=prompt.pk)
+    )
+    _require_edit(author, locked.namespace)
+    included = check_includes(prompt=locked, content=content, author=author)
     if locked.state == Prompt.State.RETIRED:
-        raise Conflict(f"{prompt.full_name} is retired; reactivate it first.", code="retired")
+        raise Conflict(
+            f"{prompt.full_name} is retired; reactivate it first.", code=ErrorCode.RETIRED
+        )
     parent = PromptVersion.objects.filter(prompt=locked).order_by("-number").first()
     if parent is not None and parent.sha256 == content.sha256:
         raise Conflict(
             f"This content is identical to version {parent.number}; nothing to version.",
-            code="unchanged",
+            code=ErrorCode.UNCHANGED,
         )
     version = PromptVersion.objects.create(
         prompt=locked,
@@ -162,6 +180,9 @@ def version_create(
         author=author,
         sha256=content.sha256,
         parent=parent,
+    )
+    VersionInclude.objects.bulk_create(
+        VersionInclude(version=version, prompt=locked, included=target) for target in included
     )
     Prompt.objects.filter(pk=locked.pk).update(updated_at=timezone.now())
     audit(
@@ -180,7 +201,7 @@ def version_create(
     return version
 
 
-@transaction.atomic
+@atomic_write
 def deployment_set(
     *,
     prompt: Prompt,
@@ -217,7 +238,7 @@ def deployment_set(
         f"{prompt.full_name} in {environment.slug} was deployed concurrently; try again."
     ):
         deployment.save()
-    resolve_cache.invalidate(environments=[environment.slug])
+    resolve_cache.invalidate_prompts([prompt])
     audit(
         actor=actor,
         action=action,
@@ -231,20 +252,10 @@ def deployment_set(
     return deployment
 
 
-ENVIRONMENT_FIELDS = (
-    "name",
-    "order",
-    "requires_approval",
-    "min_approvals",
-    "protected",
-    "requires_evaluation",
-)
-
-
-@transaction.atomic
+@atomic_write
 def environment_create(*, actor: Principal, slug: str, **fields: Any) -> Environment:
     require(permissions.is_staff(actor), "Only staff configure environments.")
-    unknown = set(fields) - set(ENVIRONMENT_FIELDS)
+    unknown = set(fields) - set(ENVIRONMENT_SETTINGS)
     if unknown:
         raise Invalid(f"Unknown fields: {', '.join(sorted(unknown))}.")
     environment = Environment(slug=slug, **fields)
@@ -262,13 +273,13 @@ def environment_create(*, actor: Principal, slug: str, **fields: Any) -> Environ
 
 
 def _environment_state(environment: Environment) -> dict:
-    return {name: getattr(environment, name) for name in ENVIRONMENT_FIELDS}
+    return {name: getattr(environment, name) for name in ENVIRONMENT_SETTINGS}
 
 
-@transaction.atomic
+@atomic_write
 def environment_update(*, actor: Principal, environment: Environment, **fields: Any) -> Environment:
     require(permissions.is_staff(actor), "Only staff configure environments.")
-    unknown = set(fields) - set(ENVIRONMENT_FIELDS)
+    unknown = set(fields) - set(ENVIRONMENT_SETTINGS)
     if unknown:
         raise Invalid(f"Unknown or read-only fields: {', '.join(sorted(unknown))}.")
     environment = Environment.objects.select_for_update().get(pk=environment.pk)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from portal.errors import Invalid
+from portal.errors import ErrorCode, Invalid
 
 MUSTACHE = "mustache"
 JINJA2 = "jinja2"
@@ -23,7 +23,7 @@ MUSTACHE_TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
 def _syntax_error(message: str) -> Invalid:
-    return Invalid.field("template", message, code="template_syntax")
+    return Invalid.field("template", message, code=ErrorCode.TEMPLATE_SYNTAX)
 
 
 def parse_mustache_tag(inner: str) -> tuple[str, str]:

@@ -3,7 +3,8 @@ import re
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -16,9 +17,38 @@ from prompts.forms import PromptCreateForm, VersionForm
 from prompts.models import Environment, Prompt, PromptVersion
 from teams import permissions
 from teams.models import Namespace
-from teams.selectors import namespaces_visible_to
+from teams.selectors import namespaces_visible_to, teams_visible_to, user_roles
 
 SLUG = re.compile(SLUG_PATTERN)
+
+
+PROMPTS_PER_PAGE = 50
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:200]
+    prompts = selectors.prompts_visible_to(user=request.user)
+    if query:
+        prompts = prompts.filter(
+            Q(name__icontains=query)
+            | Q(namespace__slug__icontains=query)
+            | Q(description__icontains=query)
+        )
+    page = Paginator(prompts, PROMPTS_PER_PAGE).get_page(request.GET.get("page"))
+    namespaces = namespaces_visible_to(user=request.user).annotate(prompt_count=Count("prompts"))
+    roles = user_roles(user=request.user)
+    teams = [
+        (team, roles.get(team.pk))
+        for team in teams_visible_to(user=request.user).annotate(
+            member_count=Count("memberships", distinct=True)
+        )
+    ]
+    return render(
+        request,
+        "prompts/home.html",
+        {"teams": teams, "namespaces": namespaces, "page": page, "query": query},
+    )
 
 
 def _prompt_or_404(request: HttpRequest, namespace: str, name: str) -> Prompt:
@@ -51,6 +81,7 @@ def prompt_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespon
             "deployments": deployed,
             "versions": versions,
             "can_edit": permissions.can_edit_prompts(request.user, prompt.namespace),
+            "may_promote": permissions.can_request_promotion(request.user, prompt.namespace),
         },
     )
 
@@ -75,6 +106,7 @@ def version_detail(request: HttpRequest, namespace: str, name: str, number: int)
             "diff": diff,
             "other_versions": selectors.prompt_versions(prompt=prompt).exclude(pk=version.pk),
             "can_edit": permissions.can_edit_prompts(request.user, prompt.namespace),
+            "may_promote": permissions.can_request_promotion(request.user, prompt.namespace),
         },
     )
 

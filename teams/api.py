@@ -1,7 +1,7 @@
-"""API for users, tokens, teams, members, namespaces, promotion rights and service tokens."""
+"""API for users, tokens, teams, members, namespaces and service tokens."""
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -11,19 +11,19 @@ from portal.api.views import parse
 from portal.errors import Invalid, NotFound
 from teams import permissions, selectors, services, tokens
 from teams import serializers as s
-from teams.models import ApiToken, Membership, Namespace, Team
+from teams.models import ApiToken, Membership, Team
 
 User = get_user_model()
 
 
-def _user_named(username: str, field: str = "username"):
+def user_named(username: str, field: str = "username"):
     user = selectors.user_by_username(username=username)
     if user is None:
         raise Invalid.field(field, f"No active user named {username!r}.")
     return user
 
 
-def _team_named(slug: str, field: str = "team") -> Team:
+def team_named(slug: str, field: str = "team") -> Team:
     team = selectors.team_by_slug(slug=slug)
     if team is None:
         raise Invalid.field(field, f"No team {slug!r}.")
@@ -42,12 +42,31 @@ class UserListCreate(generics.ListAPIView):
             return self.queryset
         if not permissions.is_staff(self.request.user):
             raise PermissionDenied("Only staff list users.")
-        return User.objects.order_by("username")
+        return User.objects.prefetch_related("groups").order_by("username")
 
     @extend_schema(request=s.UserCreateSerializer, responses={201: s.UserSerializer})
     def post(self, request: Request) -> Response:
         user = services.user_create(actor=request.user, **parse(s.UserCreateSerializer, request))
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class UserDetail(generics.RetrieveAPIView):
+    serializer_class = s.UserSerializer
+
+    def get_object(self):
+        if not permissions.is_staff(self.request.user):
+            raise PermissionDenied("Only staff see and change people's access.")
+        user = selectors.user_by_username(username=self.kwargs["username"], active_only=False)
+        if user is None:
+            raise NotFound(f"No user {self.kwargs['username']}.")
+        return user
+
+    @extend_schema(request=s.UserUpdateSerializer, responses={200: s.UserSerializer})
+    def patch(self, request: Request, username: str) -> Response:
+        user = services.user_update(
+            actor=request.user, user=self.get_object(), **parse(s.UserUpdateSerializer, request)
+        )
+        return Response(s.UserSerializer(user).data)
 
 
 # --- Personal tokens ----------------------------------------------------------------------
@@ -129,7 +148,7 @@ class MemberListCreate(generics.ListAPIView):
     def post(self, request: Request, team: str) -> Response:
         data = parse(s.MemberCreateSerializer, request)
         target = self.team()
-        user = _user_named(data["username"])
+        user = user_named(data["username"])
         if selectors.team_members(team=target).filter(user=user).exists():
             raise Invalid.field("username", f"{user} is already a member; PATCH their role.")
         membership = services.membership_set(
@@ -174,7 +193,7 @@ class NamespaceListCreate(generics.ListAPIView):
     @extend_schema(request=s.NamespaceCreateSerializer, responses={201: s.NamespaceSerializer})
     def post(self, request: Request) -> Response:
         data = parse(s.NamespaceCreateSerializer, request)
-        data["team"] = _team_named(data["team"])
+        data["team"] = team_named(data["team"])
         namespace = services.namespace_create(actor=request.user, **data)
         return Response(s.NamespaceSerializer(namespace).data, status=status.HTTP_201_CREATED)
 
@@ -196,67 +215,9 @@ class NamespaceDetail(NamespaceScoped, generics.RetrieveAPIView):
     def patch(self, request: Request, namespace: str) -> Response:
         data = parse(s.NamespaceUpdateSerializer, request)
         if "team" in data:
-            data["team"] = _team_named(data["team"])
+            data["team"] = team_named(data["team"])
         updated = services.namespace_update(actor=request.user, namespace=self.namespace(), **data)
         return Response(s.NamespaceSerializer(updated).data)
-
-
-class PromotionRights(NamespaceScoped, generics.GenericAPIView):
-    serializer_class = s.PromotionRightSerializer
-    pagination_class = None
-    queryset = Namespace.objects.none()
-
-    @extend_schema(responses={200: s.PromotionRightSerializer(many=True)})
-    def get(self, request: Request, namespace: str) -> Response:
-        rights = selectors.promotion_rights(namespace=self.namespace())
-        return Response(s.PromotionRightSerializer(rights, many=True).data)
-
-    def _holder(self, data: dict) -> dict:
-        if "username" in data:
-            return {"user": _user_named(data["username"])}
-        return {"team": _team_named(data["team"])}
-
-    @extend_schema(
-        request=s.PromotionRightInputSerializer,
-        responses={201: s.PromotionRightSerializer(many=True)},
-    )
-    def post(self, request: Request, namespace: str) -> Response:
-        data = parse(s.PromotionRightInputSerializer, request)
-        target = self.namespace()
-        services.promotion_right_grant(
-            actor=request.user,
-            namespace=target,
-            environment=data["environment"],
-            **self._holder(data),
-        )
-        rights = selectors.promotion_rights(namespace=target)
-        return Response(
-            s.PromotionRightSerializer(rights, many=True).data, status=status.HTTP_201_CREATED
-        )
-
-    @extend_schema(
-        request=s.PromotionRightInputSerializer,
-        parameters=[
-            OpenApiParameter("environment", str, description="Or in the JSON body."),
-            OpenApiParameter("username", str, required=False),
-            OpenApiParameter("team", str, required=False),
-        ],
-        responses={204: None},
-    )
-    def delete(self, request: Request, namespace: str) -> Response:
-        body = request.data if request.data else request.query_params
-        serializer = s.PromotionRightInputSerializer(data=body)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        removed = services.promotion_right_revoke(
-            actor=request.user,
-            namespace=self.namespace(),
-            environment=data["environment"],
-            **self._holder(data),
-        )
-        if not removed:
-            raise NotFound("There is no such promotion right.")
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Service tokens ---------------------------------------------------------------------------

@@ -1,14 +1,12 @@
-"""Portal forms for teams, namespaces, promotion rights and tokens: they parse, services decide."""
+"""Portal forms for teams, namespaces and tokens: they parse, services decide."""
 
 import datetime as dt
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
 
-from portal.web import SlugChoiceField
 from teams import selectors
-from teams.models import Membership, Namespace, Team
+from teams.models import Membership, Namespace
 from teams.tokens import NAME_MAX_LENGTH
 
 
@@ -27,7 +25,7 @@ class PageForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-def _user_named(username: str, *, active_only: bool = True) -> AbstractBaseUser:
+def user_named(username: str, *, active_only: bool = True) -> AbstractBaseUser:
     user = selectors.user_by_username(username=username, active_only=active_only)
     if user is None:
         raise forms.ValidationError(f"No active user named “{username}”.", code="unknown_user")
@@ -48,7 +46,7 @@ class MemberAddForm(PageForm):
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.VIEWER)
 
     def clean_username(self) -> AbstractBaseUser:
-        return _user_named(self.cleaned_data["username"])
+        return user_named(self.cleaned_data["username"])
 
 
 class MemberRoleForm(forms.Form):
@@ -72,42 +70,6 @@ class NamespaceForm(PageForm):
 
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     visibility = forms.ChoiceField(choices=Namespace.Visibility.choices)
-
-
-class PromotionRightForm(PageForm):
-    """Who: exactly one of a username or a team slug; where: an environment it may be granted in."""
-
-    id_prefix = "right"
-
-    environment = SlugChoiceField(queryset=None, empty_label=None)
-    username = forms.CharField(max_length=150, required=False, label="Username")
-    team = forms.CharField(max_length=63, required=False, label="or team (slug)")
-
-    def __init__(self, *args, environments: QuerySet, active_only: bool = True, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["environment"].queryset = environments
-        self.fields["environment"].label_from_instance = lambda environment: environment.name
-        self.active_only = active_only
-
-    def clean_username(self) -> AbstractBaseUser | None:
-        username = self.cleaned_data["username"].strip()
-        return _user_named(username, active_only=self.active_only) if username else None
-
-    def clean_team(self) -> Team | None:
-        slug = self.cleaned_data["team"].strip()
-        if not slug:
-            return None
-        team = selectors.team_by_slug(slug=slug)
-        if team is None:
-            raise forms.ValidationError(f"No team “{slug}”.", code="unknown_team")
-        return team
-
-    def clean(self) -> dict:
-        data = super().clean()
-        named = [field for field in ("username", "team") if self.data.get(field, "").strip()]
-        if len(named) != 1:
-            raise forms.ValidationError("Name exactly one: a username or a team.", code="holder")
-        return data
 
 
 class TokenForm(PageForm):

@@ -106,33 +106,6 @@ class Namespace(models.Model):
         return self.slug
 
 
-class PromotionScope(models.Model):
-    """One namespace in one environment: the object that promotion rights are granted on.
-
-    Holders of its `promote` permission (users, or a team's members group) approve
-    promotions into that environment and roll it back.
-    """
-
-    namespace = models.ForeignKey(
-        Namespace, on_delete=models.CASCADE, related_name="promotion_scopes"
-    )
-    environment = models.ForeignKey(
-        "prompts.Environment", on_delete=models.CASCADE, related_name="promotion_scopes"
-    )
-
-    class Meta:
-        default_permissions = ()
-        permissions = [("promote", "Approve promotions and roll back")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["namespace", "environment"], name="promotion_scope_once"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.namespace_id}:{self.environment_id}"
-
-
 class ApiToken(AbstractAPIKey):
     """A bearer token, stored as a hash with a visible prefix.
 

@@ -1,14 +1,10 @@
-from dataclasses import dataclass
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, QuerySet
-from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from portal.errors import NotFound
 from teams import permissions
-from teams.models import ApiToken, Membership, Namespace, PromotionScope, Team
+from teams.models import ApiToken, Membership, Namespace, Team
 from teams.permissions import Principal, namespaces_visible_to
 
 __all__ = ["namespaces_visible_to"]
@@ -61,46 +57,6 @@ def user_roles(*, user: Principal) -> dict[int, str]:
     if not permissions.is_user(user):
         return {}
     return dict(Membership.objects.filter(user=user).values_list("team_id", "role"))
-
-
-@dataclass(frozen=True)
-class PromotionRight:
-    environment: object
-    user: AbstractBaseUser | None = None
-    team: Team | None = None
-
-
-def promotion_rights(*, namespace: Namespace) -> list[PromotionRight]:
-    """Every grant on the namespace, per environment, to users and to teams (4 queries)."""
-    scopes = {
-        str(scope.pk): scope
-        for scope in PromotionScope.objects.filter(namespace=namespace).select_related(
-            "environment"
-        )
-    }
-    lookup = {
-        "content_type": ContentType.objects.get_for_model(PromotionScope),
-        "object_pk__in": list(scopes),
-        "permission__codename": "promote",
-    }
-    rights = [
-        PromotionRight(environment=scopes[row.object_pk].environment, user=row.user)
-        for row in UserObjectPermission.objects.filter(**lookup).select_related("user")
-    ]
-    group_rows = list(GroupObjectPermission.objects.filter(**lookup))
-    teams = {
-        team.members_group_id: team
-        for team in Team.objects.filter(members_group__in=[row.group_id for row in group_rows])
-    }
-    rights += [
-        PromotionRight(environment=scopes[row.object_pk].environment, team=teams[row.group_id])
-        for row in group_rows
-        if row.group_id in teams
-    ]
-    return sorted(
-        rights,
-        key=lambda r: (r.environment.order, r.user.username if r.user else f"~{r.team.slug}"),
-    )
 
 
 def tokens_of(*, user: Principal) -> QuerySet[ApiToken]:

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from prompts.models import Environment
+from portal.audit.permissions import AUDITORS_GROUP
 from teams.models import ApiToken, Membership, Namespace, Team
 
 User = get_user_model()
@@ -17,9 +17,25 @@ class UserSerializer(serializers.ModelSerializer):
             "last_name",
             "is_staff",
             "is_active",
+            "is_auditor",
             "date_joined",
         ]
         read_only_fields = fields
+
+    is_auditor = serializers.SerializerMethodField()
+
+    def get_is_auditor(self, user) -> bool:
+        return any(group.name == AUDITORS_GROUP for group in user.groups.all())
+
+
+class UserUpdateSerializer(serializers.Serializer):
+    is_active = serializers.BooleanField(
+        required=False, help_text="false deactivates: no sign-in, tokens refused, approvals void."
+    )
+    is_staff = serializers.BooleanField(required=False)
+    is_auditor = serializers.BooleanField(
+        required=False, help_text="Membership of the auditors group (reads the audit log)."
+    )
 
 
 class UserCreateSerializer(serializers.Serializer):
@@ -136,22 +152,3 @@ class NamespaceUpdateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     visibility = serializers.ChoiceField(choices=Namespace.Visibility.choices, required=False)
     team = serializers.CharField(required=False, help_text="Staff only: move to another team.")
-
-
-class PromotionRightSerializer(serializers.Serializer):
-    environment = serializers.CharField(source="environment.slug")
-    username = serializers.CharField(source="user.username", allow_null=True, default=None)
-    team = serializers.CharField(source="team.slug", allow_null=True, default=None)
-
-
-class PromotionRightInputSerializer(serializers.Serializer):
-    environment = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Environment.objects.all()
-    )
-    username = serializers.CharField(required=False)
-    team = serializers.CharField(required=False)
-
-    def validate(self, attrs):
-        if ("username" in attrs) == ("team" in attrs):
-            raise serializers.ValidationError("Name exactly one of 'username' or 'team'.")
-        return attrs

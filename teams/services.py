@@ -1,20 +1,23 @@
-"""Writes for teams, memberships, namespaces, promotion rights and users.
+"""Writes for users, teams, memberships and namespaces.
 
-Every function checks that `actor` may do it (teams.permissions) and keeps the guardian
-object permissions in step with the memberships they derive from.
+Every function locks what its rule reads, then checks that `actor` may do it
+(teams.permissions), so two writers can never both pass a check the other invalidates (two
+owners demoting each other, say). Guardian object permissions are kept in step with the
+memberships they derive from. Lock order: portal.transactions.
 """
 
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
-from approvals.audit import audit
-from portal.errors import Conflict, Invalid
+from portal.audit.permissions import AUDITORS_GROUP
+from portal.audit.services import audit
+from portal.errors import Conflict, ErrorCode, Invalid
+from portal.transactions import atomic_write
 from portal.validation import clean_or_invalid, conflict_on_integrity_error
-from teams import permissions
-from teams.models import Membership, Namespace, PromotionScope, Team
+from teams import hooks, permissions
+from teams.models import Membership, Namespace, Team
 from teams.permissions import (
     NAMESPACE_EDIT_PROMPTS,
     NAMESPACE_MANAGE,
@@ -34,12 +37,27 @@ GROUP_PERMS = {
     "maintainers_group": (NAMESPACE_EDIT_PROMPTS, NAMESPACE_REQUEST_PROMOTION),
     "owners_group": (NAMESPACE_MANAGE,),
 }
+ROLE_RANK = {
+    None: 0,
+    Membership.Role.VIEWER: 1,
+    Membership.Role.MAINTAINER: 2,
+    Membership.Role.OWNER: 3,
+}
 
 
 # --- Users ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+def _user_state(user: AbstractBaseUser) -> dict:
+    return {
+        "email": user.email,
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_auditor": user.groups.filter(name=AUDITORS_GROUP).exists(),
+    }
+
+
+@atomic_write
 def user_create(
     *, actor: Principal, username: str, email: str = "", password: str, is_staff: bool = False
 ) -> AbstractBaseUser:
@@ -59,15 +77,75 @@ def user_create(
         action="user.created",
         object_type="user",
         object_id=username,
-        after={"username": username, "email": email, "is_staff": is_staff},
+        after={"username": username, **_user_state(user)},
     )
     return user
+
+
+def _lock_users(*users: AbstractBaseUser) -> dict[int, AbstractBaseUser]:
+    ids = sorted({user.pk for user in users})
+    User = get_user_model()
+    return {user.pk: user for user in User.objects.select_for_update().filter(pk__in=ids)}
+
+
+@atomic_write
+def user_update(
+    *,
+    actor: Principal,
+    user: AbstractBaseUser,
+    is_active: bool | None = None,
+    is_staff: bool | None = None,
+    is_auditor: bool | None = None,
+) -> AbstractBaseUser:
+    """Deactivate or reactivate a person, make them staff or not, put them in the auditors
+    group or take them out. Staff only, never on themselves (nobody locks out the last staff
+    member by accident). A deactivated person cannot sign in, their tokens stop working at
+    once and their approvals stop counting; their history stays."""
+    require(permissions.is_user(actor), "Only staff change people's access.")
+    locked = _lock_users(actor, user)
+    require(
+        actor.pk in locked and permissions.is_staff(locked[actor.pk]),
+        "Only staff change people's access.",
+    )
+    target = locked[user.pk]
+    if target.pk == actor.pk:
+        raise Conflict(
+            "You cannot change your own access; ask another staff member.",
+            code=ErrorCode.SELF_DEACTIVATION,
+        )
+    before = _user_state(target)
+    if is_active is not None:
+        target.is_active = is_active
+    if is_staff is not None:
+        target.is_staff = is_staff
+    target.save(update_fields=["is_active", "is_staff"])
+    if is_auditor is not None:
+        auditors, _ = Group.objects.get_or_create(name=AUDITORS_GROUP)
+        (target.groups.add if is_auditor else target.groups.remove)(auditors)
+    after = _user_state(target)
+    if after == before:
+        return target
+    if after["is_active"] and not before["is_active"]:
+        hooks.access_gained(user_ids=[target.pk])
+    action = {
+        (True, False): "user.deactivated",
+        (False, True): "user.reactivated",
+    }.get((before["is_active"], after["is_active"]), "user.changed")
+    audit(
+        actor=actor,
+        action=action,
+        object_type="user",
+        object_id=target.get_username(),
+        before=before,
+        after=after,
+    )
+    return target
 
 
 # --- Teams and memberships --------------------------------------------------------------------
 
 
-@transaction.atomic
+@atomic_write
 def team_create(*, actor: Principal, slug: str, name: str, description: str = "") -> Team:
     require(permissions.is_staff(actor), "Only staff create teams.")
     team = Team(slug=slug, name=name, description=description)
@@ -91,11 +169,22 @@ def team_create(*, actor: Principal, slug: str, name: str, description: str = ""
     return team
 
 
-@transaction.atomic
+def _lock_team(team: Team) -> Team:
+    """Serialize the changes of one team: its rules (the actor is an owner, the last owner
+    stays) read memberships, then write them."""
+    return Team.objects.select_for_update().get(pk=team.pk)
+
+
+def _require_team_owner(actor: Principal, team: Team) -> None:
+    require(permissions.can_manage_team(actor, team), "Only the team's owners or staff do this.")
+
+
+@atomic_write
 def team_update(
     *, actor: Principal, team: Team, name: str | None = None, description: str | None = None
 ) -> Team:
-    require(permissions.can_manage_team(actor, team), "Only the team's owners or staff edit it.")
+    team = _lock_team(team)
+    _require_team_owner(actor, team)
     before = {"name": team.name, "description": team.description}
     if name is not None:
         team.name = name
@@ -114,30 +203,25 @@ def team_update(
     return team
 
 
-def _sync_groups(membership_team: Team, user: AbstractBaseUser, role: str | None) -> None:
+def _sync_groups(team: Team, user: AbstractBaseUser, role: str | None) -> None:
     wanted = set(ROLE_GROUPS[role]) if role else set()
     for attribute in GROUP_PERMS:
-        group = getattr(membership_team, attribute)
+        group = getattr(team, attribute)
         if attribute in wanted:
             user.groups.add(group)
         else:
             user.groups.remove(group)
 
 
-def _lock_team(team: Team) -> Team:
-    """Serialize membership changes of one team (the last-owner rule reads, then writes)."""
-    return Team.objects.select_for_update().get(pk=team.pk)
-
-
-@transaction.atomic
+@atomic_write
 def membership_set(
     *, actor: Principal, team: Team, user: AbstractBaseUser, role: str
 ) -> Membership:
     """Add a member or change their role."""
-    require(permissions.can_manage_team(actor, team), "Only the team's owners or staff do this.")
     if role not in Membership.Role.values:
         raise Invalid.field("role", f"Role must be one of {', '.join(Membership.Role.values)}.")
     team = _lock_team(team)
+    _require_team_owner(actor, team)
     membership = Membership.objects.filter(team=team, user=user).first() or Membership(
         team=team, user=user
     )
@@ -149,6 +233,8 @@ def membership_set(
     membership.role = role
     membership.save()
     _sync_groups(team, user, role)
+    if ROLE_RANK[role] > ROLE_RANK[before and before["role"]]:
+        hooks.access_gained(user_ids=[user.pk])
     audit(
         actor=actor,
         action="membership.changed" if before else "membership.added",
@@ -160,10 +246,10 @@ def membership_set(
     return membership
 
 
-@transaction.atomic
+@atomic_write
 def membership_remove(*, actor: Principal, team: Team, user: AbstractBaseUser) -> None:
-    require(permissions.can_manage_team(actor, team), "Only the team's owners or staff do this.")
     team = _lock_team(team)
+    _require_team_owner(actor, team)
     membership = Membership.objects.filter(team=team, user=user).first()
     if membership is None:
         return
@@ -185,26 +271,21 @@ def _refuse_losing_last_owner(team: Team, user: AbstractBaseUser) -> None:
     if not others.exists():
         raise Conflict(
             f"{user} is the last owner of {team.slug}; make someone else owner first.",
-            code="last_owner",
+            code=ErrorCode.LAST_OWNER,
         )
 
 
 # --- Namespaces -------------------------------------------------------------------------------
 
 
-def _grant_team_access(namespace: Namespace, team: Team) -> None:
+def _set_team_access(namespace: Namespace, team: Team, *, granted: bool) -> None:
+    change = assign_perm if granted else remove_perm
     for attribute, perms in GROUP_PERMS.items():
         for perm in perms:
-            assign_perm(perm, getattr(team, attribute), namespace)
+            change(perm, getattr(team, attribute), namespace)
 
 
-def _revoke_team_access(namespace: Namespace, team: Team) -> None:
-    for attribute, perms in GROUP_PERMS.items():
-        for perm in perms:
-            remove_perm(perm, getattr(team, attribute), namespace)
-
-
-@transaction.atomic
+@atomic_write
 def namespace_create(
     *,
     actor: Principal,
@@ -213,6 +294,7 @@ def namespace_create(
     description: str = "",
     visibility: str = Namespace.Visibility.INTERNAL,
 ) -> Namespace:
+    team = _lock_team(team)
     require(
         permissions.can_create_namespace(actor, team),
         f"Only owners of {team.slug} or staff create its namespaces.",
@@ -221,7 +303,7 @@ def namespace_create(
     clean_or_invalid(namespace)
     with conflict_on_integrity_error(f"A namespace with slug {slug!r} already exists."):
         namespace.save()
-    _grant_team_access(namespace, team)
+    _set_team_access(namespace, team, granted=True)
     audit(
         actor=actor,
         action="namespace.created",
@@ -241,7 +323,25 @@ def _namespace_state(namespace: Namespace) -> dict:
     }
 
 
-@transaction.atomic
+def namespace_lock(namespace: Namespace, *teams: Team) -> Namespace:
+    """The namespace's owning team (and any other named), by id, then the namespace. A
+    namespace moved in between is refused: the caller's view of it is stale."""
+    team_ids = sorted({namespace.team_id, *(team.pk for team in teams)})
+    list(Team.objects.select_for_update().filter(pk__in=team_ids).order_by("pk"))
+    locked = (
+        Namespace.objects.select_for_update(of=("self",))
+        .select_related("team")
+        .get(pk=namespace.pk)
+    )
+    if locked.team_id != namespace.team_id:
+        raise Conflict(
+            f"{namespace.slug} moved to another team meanwhile; reload and try again.",
+            code=ErrorCode.CONCURRENT_WRITE,
+        )
+    return locked
+
+
+@atomic_write
 def namespace_update(
     *,
     actor: Principal,
@@ -250,11 +350,11 @@ def namespace_update(
     visibility: str | None = None,
     team: Team | None = None,
 ) -> Namespace:
+    namespace = namespace_lock(namespace, *([team] if team else []))
     require(
         permissions.can_manage_namespace(actor, namespace),
         "Only the owning team's owners or staff change a namespace.",
     )
-    namespace = Namespace.objects.select_for_update().select_related("team").get(pk=namespace.pk)
     before = _namespace_state(namespace)
     if description is not None:
         namespace.description = description
@@ -267,13 +367,11 @@ def namespace_update(
     clean_or_invalid(namespace)
     namespace.save()
     if namespace.team_id != previous_team.pk:
-        _revoke_team_access(namespace, previous_team)
-        _grant_team_access(namespace, namespace.team)
-    if before != _namespace_state(namespace):
-        # Cached resolve answers carry the namespace's visibility.
-        from prompts import resolve
-
-        resolve.invalidate()
+        _set_team_access(namespace, previous_team, granted=False)
+        _set_team_access(namespace, namespace.team, granted=True)
+    after = _namespace_state(namespace)
+    if before != after:
+        hooks.namespace_changed(namespace=namespace, before=before, after=after)
     audit(
         actor=actor,
         action="namespace.changed",
@@ -281,91 +379,6 @@ def namespace_update(
         object_id=namespace.slug,
         namespace=namespace.slug,
         before=before,
-        after=_namespace_state(namespace),
+        after=after,
     )
     return namespace
-
-
-# --- Promotion rights -------------------------------------------------------------------------
-
-
-def _right_holder(user: AbstractBaseUser | None, team: Team | None):
-    if (user is None) == (team is None):
-        raise Invalid(
-            "Name exactly one of 'username' or 'team'.",
-            errors={"non_field_errors": ["Name exactly one of 'username' or 'team'."]},
-        )
-    return user if user is not None else team.members_group
-
-
-@transaction.atomic
-def promotion_right_grant(
-    *,
-    actor: Principal,
-    namespace: Namespace,
-    environment,
-    user: AbstractBaseUser | None = None,
-    team: Team | None = None,
-) -> PromotionScope:
-    holder = _right_holder(user, team)
-    require(
-        permissions.can_grant_promotion_right(actor, namespace, environment),
-        f"Only staff grant rights on the protected environment {environment.slug}."
-        if environment.protected
-        else f"Only owners of {namespace.slug} or staff grant promotion rights.",
-    )
-    if user is not None and not user.is_active:
-        raise Invalid.field("username", f"{user} is deactivated.")
-    scope, _ = PromotionScope.objects.get_or_create(namespace=namespace, environment=environment)
-    assign_perm("teams.promote", holder, scope)
-    audit(
-        actor=actor,
-        action="promotion_right.granted",
-        object_type="promotion_right",
-        object_id=f"{namespace.slug}@{environment.slug}",
-        namespace=namespace.slug,
-        after=_holder_description(user, team, environment),
-    )
-    return scope
-
-
-def _holder_description(user, team, environment) -> dict:
-    return {
-        "environment": environment.slug,
-        "username": user.get_username() if user else None,
-        "team": team.slug if team else None,
-    }
-
-
-@transaction.atomic
-def promotion_right_revoke(
-    *,
-    actor: Principal,
-    namespace: Namespace,
-    environment,
-    user: AbstractBaseUser | None = None,
-    team: Team | None = None,
-) -> bool:
-    """Remove a grant. Returns whether there was one."""
-    holder = _right_holder(user, team)
-    require(
-        permissions.can_grant_promotion_right(actor, namespace, environment),
-        f"Only staff revoke rights on the protected environment {environment.slug}."
-        if environment.protected
-        else f"Only owners of {namespace.slug} or staff revoke promotion rights.",
-    )
-    scope = PromotionScope.objects.filter(namespace=namespace, environment=environment).first()
-    if scope is None:
-        return False
-    deleted = remove_perm("teams.promote", holder, scope)
-    if not (deleted and deleted[0]):
-        return False
-    audit(
-        actor=actor,
-        action="promotion_right.revoked",
-        object_type="promotion_right",
-        object_id=f"{namespace.slug}@{environment.slug}",
-        namespace=namespace.slug,
-        before=_holder_description(user, team, environment),
-    )
-    return True

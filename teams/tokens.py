@@ -1,8 +1,10 @@
 """API tokens: issue, revoke, and authenticate a presented secret.
 
 Secrets are `prefix.secret`; only a sha512 hash is stored (djangorestframework-api-key).
-A lookup is cached by prefix (the hash, the kind, the owner or namespaces), so a warm request
-touches no database; revoking or changing a token drops its cache entry on commit.
+A lookup is cached by prefix (the hash, the kind, the owner or namespaces) for at most
+`RESOLVE_CACHE_MAX_AGE`, so a warm request touches no database. Revoking a token replaces its
+cache entry with a tombstone through the outbox: the next request on any process is refused,
+and a lost invalidation heals within the max age.
 """
 
 import datetime as dt
@@ -10,18 +12,21 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework_api_key.crypto import KeyGenerator
 
-from approvals.audit import audit
-from portal.cache import cache_add, cache_get, cache_invalidate
+from portal import outbox
+from portal.audit.services import audit
+from portal.cache import breaker
 from portal.errors import Invalid
+from portal.transactions import atomic_write
 from teams import permissions
 from teams.models import ApiToken, Namespace
 from teams.permissions import Principal, require
+from teams.tasks import token_mark_used
 
-LOOKUP_TTL_SECONDS = 300
 REVOKED = "revoked"
 TOUCH_INTERVAL_SECONDS = 60
 NAME_MAX_LENGTH = 50
@@ -62,7 +67,7 @@ def _validate(name: str, expires_at: dt.datetime | None) -> str:
     return name
 
 
-@transaction.atomic
+@atomic_write
 def personal_token_create(
     *, actor: Principal, name: str, expires_at: dt.datetime | None = None
 ) -> tuple[ApiToken, str]:
@@ -76,7 +81,7 @@ def personal_token_create(
         expiry_date=expires_at,
         created_by=actor,
     )
-    transaction.on_commit(lambda: cache_invalidate(_cache_key(token.prefix)))
+    outbox.invalidate(_cache_key(token.prefix))
     _audit_token(actor, "token.created", token, expires_at)
     return token, secret
 
@@ -99,7 +104,7 @@ def _audit_token(actor: Principal, action: str, token: ApiToken, expires_at=None
     )
 
 
-@transaction.atomic
+@atomic_write
 def service_token_create(
     *,
     actor: Principal,
@@ -120,7 +125,7 @@ def service_token_create(
         kind=ApiToken.Kind.SERVICE, name=name, expiry_date=expires_at, created_by=actor
     )
     token.namespaces.set(namespaces)
-    transaction.on_commit(lambda: cache_invalidate(_cache_key(token.prefix)))
+    outbox.invalidate(_cache_key(token.prefix))
     _audit_token(actor, "token.created", token, expires_at)
     return token, secret
 
@@ -133,19 +138,18 @@ def can_revoke(actor: Principal, token: ApiToken) -> bool:
     return any(permissions.can_manage_namespace(actor, ns) for ns in token.namespaces.all())
 
 
-@transaction.atomic
+@atomic_write
 def token_revoke(*, actor: Principal, token: ApiToken) -> ApiToken:
-    require(can_revoke(actor, token), "You may not revoke this token.")
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    require(can_revoke(actor, token), "You may not revoke this token.")
     if not token.revoked:
         token.revoked = True
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked", "revoked_at"])
         _audit_token(actor, "token.revoked", token, token.expiry_date)
-    prefix = token.prefix
     # A tombstone, not a delete: a lookup that read the row before this commit cannot put the
     # token back into the cache (lookups only `add`).
-    transaction.on_commit(lambda: cache_invalidate(_cache_key(prefix), REVOKED, LOOKUP_TTL_SECONDS))
+    outbox.put({_cache_key(token.prefix): REVOKED})
     return token
 
 
@@ -190,14 +194,14 @@ def token_authenticate(secret: str, cached: object = _UNKNOWN) -> TokenRecord | 
     key = token_cache_key(secret)
     if key is None:
         return None
-    record = cache_get(key) if cached is _UNKNOWN else cached
+    record = cache.get(key) if cached is _UNKNOWN else cached
     if record == REVOKED:
         return None
     if record is None:
         record = _load(secret.partition(".")[0])
         if record is None:
             return None
-        cache_add(key, record, LOOKUP_TTL_SECONDS)
+        cache.add(key, record, settings.RESOLVE_CACHE_MAX_AGE)
     if not _key_generator.verify(secret, record.hashed_key) or record.expired:
         return None
     return record
@@ -208,23 +212,19 @@ _touched_here: dict[str, float] = {}
 
 def token_touch(record: TokenRecord) -> None:
     """Note that the token was used, at most once a minute per token, in a Celery task.
-    Each process remembers its own notes, so most requests do not even ask the cache."""
+    Each process remembers its own notes, so most requests do not even ask the cache. The
+    note is best effort: never queued while Redis is failing, and its publish is bounded."""
     now = time.monotonic()
     if now - _touched_here.get(record.prefix, -TOUCH_INTERVAL_SECONDS) < TOUCH_INTERVAL_SECONDS:
         return
     if len(_touched_here) > 10_000:
         _touched_here.clear()
     _touched_here[record.prefix] = now
-    if cache_add(f"auth-token-touched:{record.prefix}", 1, TOUCH_INTERVAL_SECONDS):
-        from teams.tasks import token_mark_used
-
-        try:
-            token_mark_used.delay(record.id, timezone.now().isoformat())
-        except Exception:  # a broker outage must not fail the request it only bookkeeps
-            logger.warning(
-                "could not queue last-used note for token %s", record.prefix, exc_info=True
-            )
-
-
-def token_mark_used(*, token_id: str, at: dt.datetime) -> None:
-    ApiToken.objects.filter(pk=token_id).exclude(last_used_at__gte=at).update(last_used_at=at)
+    if breaker.is_open() or not cache.add(
+        f"auth-token-touched:{record.prefix}", 1, TOUCH_INTERVAL_SECONDS
+    ):
+        return
+    try:
+        token_mark_used.apply_async((record.id, timezone.now().isoformat()), retry=False)
+    except Exception:  # a broker outage must not fail the request it only bookkeeps
+        logger.warning("could not queue last-used note for token %s", record.prefix, exc_info=True)

@@ -18,24 +18,6 @@ urlpatterns = [
         name="member_remove",
     ),
     path("teams/<slug:team>/namespaces/", views.namespace_create, name="namespace_create"),
-    path("namespaces/<slug:namespace>/", views.namespace_detail, name="namespace"),
-    path("namespaces/<slug:namespace>/edit/", views.namespace_update, name="namespace_update"),
-    path("namespaces/<slug:namespace>/promotion-rights/", views.right_grant, name="right_grant"),
-    path(
-        "namespaces/<slug:namespace>/promotion-rights/revoke/",
-        views.right_revoke,
-        name="right_revoke",
-    ),
-    path(
-        "namespaces/<slug:namespace>/service-tokens/",
-        views.service_token_create,
-        name="service_token_create",
-    ),
-    path(
-        "namespaces/<slug:namespace>/service-tokens/<token:prefix>/revoke/",
-        views.service_token_revoke,
-        name="service_token_revoke",
-    ),
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<token:prefix>/revoke/", views.token_revoke, name="token_revoke"),
 ]

@@ -1,4 +1,4 @@
-"""Portal pages for access control: teams and members, namespaces, promotion rights, tokens."""
+"""Portal pages for access control: teams and members, personal tokens."""
 
 from typing import Any
 
@@ -12,21 +12,17 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from portal.web import error_status, found, require_or_403, submit
-from prompts.models import Environment
-from prompts.selectors import prompts_visible_to
+from portal.web import error_status, error_text, found, report, require_or_403, submit
 from teams import permissions, selectors, services, tokens
 from teams.forms import (
     ActionForm,
     MemberAddForm,
     MemberRoleForm,
     NamespaceCreateForm,
-    NamespaceForm,
-    PromotionRightForm,
     TeamForm,
     TokenForm,
 )
-from teams.models import ApiToken, Membership, Namespace, Team
+from teams.models import ApiToken, Membership, Team
 
 # --- Teams and members ----------------------------------------------------------------------
 
@@ -130,7 +126,7 @@ def member_role(request: HttpRequest, team: str, username: str) -> HttpResponse:
         ),
     )
     if form.errors:
-        return _members_refused(request, target, form, members_error=_error_text(form))
+        return _members_refused(request, target, form, members_error=error_text(form))
     return _members_updated(request, target, f"{username} is now {form.cleaned_data['role']}.")
 
 
@@ -145,7 +141,7 @@ def member_remove(request: HttpRequest, team: str, username: str) -> HttpRespons
         lambda _: services.membership_remove(actor=request.user, team=target, user=membership.user),
     )
     if form.errors:
-        return _members_refused(request, target, form, members_error=_error_text(form))
+        return _members_refused(request, target, form, members_error=error_text(form))
     return _members_updated(request, target, f"Removed {username} from {target.name}.")
 
 
@@ -164,198 +160,17 @@ def namespace_create(request: HttpRequest, team: str) -> HttpResponse:
     if form.errors:
         return _team_page(request, target, status=error_status(form), namespace_form=form)
     messages.success(request, f"Created namespace {namespace.slug}.")
-    return redirect("teams:namespace", namespace.slug)
-
-
-def _error_text(form: forms.BaseForm) -> str:
-    return " ".join(error for errors in form.errors.values() for error in errors)
-
-
-# --- Namespaces -----------------------------------------------------------------------------
-
-
-def _grantable(
-    request: HttpRequest, namespace: Namespace, environments: list[Environment]
-) -> list[Environment]:
-    return [
-        environment
-        for environment in environments
-        if permissions.can_grant_promotion_right(request.user, namespace, environment)
-    ]
-
-
-def _right_form(
-    grantable: list[Environment], data: Any = None, **kwargs: Any
-) -> PromotionRightForm:
-    environments = Environment.objects.filter(pk__in=[env.pk for env in grantable])
-    return PromotionRightForm(data, environments=environments, **kwargs)
-
-
-def _parse_right(request: HttpRequest, namespace: Namespace, **kwargs: Any) -> PromotionRightForm:
-    grantable = _grantable(request, namespace, list(Environment.objects.all()))
-    require_or_403(bool(grantable), "You may not grant promotion rights in this namespace.")
-    return _right_form(grantable, request.POST, **kwargs)
-
-
-def _namespace_context(
-    request: HttpRequest, namespace: Namespace, **overrides: Any
-) -> dict[str, Any]:
-    user = request.user
-    can_manage = permissions.can_manage_namespace(user, namespace)
-    environments = list(Environment.objects.all())
-    grantable = _grantable(request, namespace, environments)
-    rights = selectors.promotion_rights(namespace=namespace)
-    context = {
-        "namespace": namespace,
-        "can_manage": can_manage,
-        "can_edit_prompts": permissions.can_edit_prompts(user, namespace),
-        "prompts": prompts_visible_to(user=user).filter(namespace=namespace),
-        "rights": [
-            (env, env in grantable, [right for right in rights if right.environment.pk == env.pk])
-            for env in environments
-        ],
-        "grant_form": _right_form(grantable) if grantable else None,
-        "namespace_form": NamespaceForm(
-            initial={"description": namespace.description, "visibility": namespace.visibility}
-        ),
-        "token_form": TokenForm(),
-        "service_tokens": selectors.service_tokens_of(namespace=namespace) if can_manage else (),
-    }
-    return context | overrides
-
-
-def _namespace_page(
-    request: HttpRequest, namespace: Namespace, status: int = 200, **extra: Any
-) -> HttpResponse:
-    context = _namespace_context(request, namespace, **extra)
-    return render(request, "teams/namespace_detail.html", context, status=status)
-
-
-def _namespace_for_manager(request: HttpRequest, slug: str) -> Namespace:
-    namespace = found(selectors.namespace_get, user=request.user, slug=slug)
-    require_or_403(
-        permissions.can_manage_namespace(request.user, namespace),
-        "Only the owning team's owners or staff manage this namespace.",
-    )
-    return namespace
-
-
-def _to_namespace(namespace: Namespace, anchor: str) -> HttpResponse:
-    return redirect(reverse("teams:namespace", args=[namespace.slug]) + anchor)
-
-
-@login_required
-def namespace_detail(request: HttpRequest, namespace: str) -> HttpResponse:
-    target = found(selectors.namespace_get, user=request.user, slug=namespace)
-    return _namespace_page(request, target)
-
-
-@login_required
-@require_POST
-def namespace_update(request: HttpRequest, namespace: str) -> HttpResponse:
-    target = _namespace_for_manager(request, namespace)
-    form = NamespaceForm(request.POST)
-    submit(
-        form, lambda data: services.namespace_update(actor=request.user, namespace=target, **data)
-    )
-    if form.errors:
-        return _namespace_page(request, target, status=error_status(form), namespace_form=form)
-    messages.success(request, "Namespace saved.")
-    return redirect("teams:namespace", target.slug)
-
-
-@login_required
-@require_POST
-def right_grant(request: HttpRequest, namespace: str) -> HttpResponse:
-    target = found(selectors.namespace_get, user=request.user, slug=namespace)
-    form = _parse_right(request, target)
-    submit(
-        form,
-        lambda data: services.promotion_right_grant(
-            actor=request.user,
-            namespace=target,
-            environment=data["environment"],
-            user=data["username"],
-            team=data["team"],
-        ),
-    )
-    if form.errors:
-        return _namespace_page(request, target, status=error_status(form), grant_form=form)
-    holder = form.cleaned_data["username"] or form.cleaned_data["team"]
-    messages.success(request, f"{holder} may now promote in {form.cleaned_data['environment']}.")
-    return _to_namespace(target, "#promotion-rights")
-
-
-@login_required
-@require_POST
-def right_revoke(request: HttpRequest, namespace: str) -> HttpResponse:
-    target = found(selectors.namespace_get, user=request.user, slug=namespace)
-    form = _parse_right(request, target, active_only=False)
-    revoked = submit(
-        form,
-        lambda data: services.promotion_right_revoke(
-            actor=request.user,
-            namespace=target,
-            environment=data["environment"],
-            user=data["username"],
-            team=data["team"],
-        ),
-    )
-    if form.errors:
-        return _namespace_page(
-            request, target, status=error_status(form), rights_error=_error_text(form)
-        )
-    holder = form.cleaned_data["username"] or form.cleaned_data["team"]
-    environment = form.cleaned_data["environment"]
-    if revoked:
-        messages.success(request, f"{holder} may no longer promote in {environment}.")
-    else:
-        messages.info(request, f"{holder} held no promotion right in {environment}.")
-    return _to_namespace(target, "#promotion-rights")
-
-
-@login_required
-@require_POST
-@never_cache
-def service_token_create(request: HttpRequest, namespace: str) -> HttpResponse:
-    target = _namespace_for_manager(request, namespace)
-    form = TokenForm(request.POST)
-    created = submit(
-        form,
-        lambda data: tokens.service_token_create(actor=request.user, namespaces=[target], **data),
-    )
-    if form.errors:
-        return _namespace_page(request, target, status=error_status(form), token_form=form)
-    token, secret = created
-    return _namespace_page(request, target, created_token=token, secret=secret)
-
-
-@login_required
-@require_POST
-def service_token_revoke(request: HttpRequest, namespace: str, prefix: str) -> HttpResponse:
-    target = _namespace_for_manager(request, namespace)
-    token = _token_or_404(selectors.service_tokens_of(namespace=target), prefix)
-    form = ActionForm(request.POST)
-    submit(form, lambda _: tokens.token_revoke(actor=request.user, token=token))
-    _report(request, form, f"Revoked the service token {token.name} ({token.prefix}).")
-    return _to_namespace(target, "#service-tokens")
+    return redirect("approvals:namespace", namespace.slug)
 
 
 # --- Personal tokens ------------------------------------------------------------------------
 
 
-def _token_or_404(candidates: QuerySet[ApiToken], prefix: str) -> ApiToken:
+def token_or_404(candidates: QuerySet[ApiToken], prefix: str) -> ApiToken:
     token = candidates.filter(prefix=prefix).first()
     if token is None:
         raise Http404("No such token.")
     return token
-
-
-def _report(request: HttpRequest, form: ActionForm, success: str) -> None:
-    if form.errors:
-        messages.error(request, _error_text(form))
-    else:
-        messages.success(request, success)
 
 
 def _tokens_page(
@@ -385,8 +200,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
-    token = _token_or_404(selectors.tokens_of(user=request.user), prefix)
+    token = token_or_404(selectors.tokens_of(user=request.user), prefix)
     form = ActionForm(request.POST)
     submit(form, lambda _: tokens.token_revoke(actor=request.user, token=token))
-    _report(request, form, f"Revoked the token {token.name} ({token.prefix}).")
+    report(request, form, f"Revoked the token {token.name} ({token.prefix}).")
     return redirect("teams:tokens")

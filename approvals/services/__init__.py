@@ -1,4 +1,4 @@
-"""Writes of the approvals app: the promotion workflow and rollback."""
+"""Writes of the approvals app: the promotion workflow, rollback and promotion rights."""
 
 from approvals.services.promotions import (
     can_decide,
@@ -7,10 +7,13 @@ from approvals.services.promotions import (
     may_cancel,
     promotion_approve,
     promotion_cancel,
+    promotion_reevaluate,
     promotion_reject,
     promotion_request,
+    reevaluate_pending,
     was_deployed,
 )
+from approvals.services.rights import promotion_right_grant, promotion_right_revoke
 from approvals.services.rollback import previous_versions, rollback
 
 __all__ = [
@@ -21,8 +24,12 @@ __all__ = [
     "previous_versions",
     "promotion_approve",
     "promotion_cancel",
+    "promotion_reevaluate",
     "promotion_reject",
     "promotion_request",
+    "promotion_right_grant",
+    "promotion_right_revoke",
+    "reevaluate_pending",
     "rollback",
     "was_deployed",
 ]

@@ -1,42 +1,55 @@
-"""The promotion workflow: request, approve, reject, cancel, supersede, expire.
+"""The promotion workflow: request, approve, reject, cancel, supersede, expire, re-evaluate.
 
-Every write locks the prompt's row first, so requests, approvals, applications and rollbacks of
-one prompt are serialized; the deployment row and the request row are locked after it.
+Every write locks the prompt's row first and checks the rules after, so requests, approvals,
+applications and rollbacks of one prompt are serialized and decided on current data; the
+deployment row and the request rows are locked after it, the audit chain last.
 """
 
 import datetime as dt
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from approvals.audit import audit
+from approvals import permissions as rights
 from approvals.models import PromotionRequest, Review
-from approvals.tasks import notify_promotion_event
-from portal.errors import Conflict, Invalid, PermissionDenied
+from approvals.selectors import count_approvals
+from portal import outbox
+from portal.audit.services import audit
+from portal.errors import Conflict, ErrorCode, Invalid, PermissionDenied
+from portal.transactions import atomic_write
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from prompts.services import deployment_set
 from teams import permissions
 from teams.permissions import Principal, require
 
 
-def _lock_prompt(prompt: Prompt) -> Prompt:
-    return Prompt.objects.select_for_update().select_related("namespace").get(pk=prompt.pk)
+def lock_prompt(prompt: Prompt) -> Prompt:
+    """The first lock of every promotion and rollback of a prompt."""
+    return (
+        Prompt.objects.select_for_update(of=("self",))
+        .select_related("namespace__team")
+        .get(pk=prompt.pk)
+    )
 
 
 def _lock_request(request: PromotionRequest) -> PromotionRequest:
     return (
-        PromotionRequest.objects.select_for_update()
+        PromotionRequest.objects.select_for_update(of=("self",))
         .select_related("prompt__namespace", "version__author", "environment", "requested_by")
         .get(pk=request.pk)
     )
 
 
-def _require_text(value: str, field: str, what: str) -> str:
+def require_text(value: str, field: str, what: str) -> str:
     value = (value or "").strip()
     if not value:
         raise Invalid.field(field, f"{what} is required.")
     return value
+
+
+def refuse_retired(prompt: Prompt) -> None:
+    if prompt.state == Prompt.State.RETIRED:
+        raise Conflict(f"{prompt.full_name} is retired.", code=ErrorCode.RETIRED)
 
 
 def _request_summary(request: PromotionRequest) -> dict:
@@ -78,8 +91,7 @@ def _close(request: PromotionRequest, transition) -> None:
 
 
 def _notify(request: PromotionRequest, event: str) -> None:
-    request_id = request.pk
-    transaction.on_commit(lambda: notify_promotion_event.delay(request_id, event), robust=True)
+    outbox.enqueue("approvals.tasks.notify_promotion_event", request.pk, event)
 
 
 def was_deployed(*, prompt: Prompt, environment: Environment, version: PromptVersion) -> bool:
@@ -98,9 +110,8 @@ def _missing_earlier_environments(prompt: Prompt, environment: Environment, vers
     ]
 
 
-def _apply(request: PromotionRequest, actor: Principal) -> None:
-    if request.prompt.state == Prompt.State.RETIRED:
-        raise Conflict(f"{request.prompt.full_name} is retired.", code="retired")
+def _apply(request: PromotionRequest, actor: Principal | None, **details) -> None:
+    refuse_retired(request.prompt)
     request.mark_applied()
     request.decided_at = request.decided_at or timezone.now()
     request.save()
@@ -111,11 +122,15 @@ def _apply(request: PromotionRequest, actor: Principal) -> None:
         actor=actor,
         action="promotion.applied",
         justification=request.justification,
-        details={"request": request.pk, "requested_by": request.requested_by.get_username()},
+        details={
+            "request": request.pk,
+            "requested_by": request.requested_by.get_username(),
+            **details,
+        },
     )
 
 
-@transaction.atomic
+@atomic_write
 def promotion_request(
     *,
     actor: Principal,
@@ -127,16 +142,18 @@ def promotion_request(
 ) -> PromotionRequest:
     """Ask to run `version` in `environment`. Applies at once where no approval is needed;
     otherwise pending, superseding any older pending request for the same environment."""
+    justification = require_text(justification, "justification", "A justification")
+    prompt = lock_prompt(prompt)
     require(
         permissions.can_request_promotion(actor, prompt.namespace),
         f"Only maintainers and owners of {prompt.namespace.team.slug} request promotions.",
     )
-    justification = _require_text(justification, "justification", "A justification")
-    prompt = _lock_prompt(prompt)
-    if prompt.state == Prompt.State.RETIRED:
-        raise Conflict(f"{prompt.full_name} is retired.", code="retired")
+    refuse_retired(prompt)
     if version.prompt_id != prompt.pk:
         raise Invalid.field("version", f"{prompt.full_name} has no such version.")
+    if override:
+        require(permissions.is_staff(actor), "Only staff override the order of environments.")
+    environment = Environment.objects.get(pk=environment.pk)  # its rules as they are now
     current = (
         Deployment.objects.select_for_update()
         .select_related("version")
@@ -145,20 +162,20 @@ def promotion_request(
     )
     if current and current.version_id == version.pk:
         raise Conflict(
-            f"{environment.slug} already runs version {version.number}.", code="already_deployed"
+            f"{environment.slug} already runs version {version.number}.",
+            code=ErrorCode.ALREADY_DEPLOYED,
         )
     missing = _missing_earlier_environments(prompt, environment, version)
     if missing and not override:
         raise Conflict(
             f"Version {version.number} must run in {', '.join(missing)} before {environment.slug}.",
-            code="environment_order",
+            code=ErrorCode.ENVIRONMENT_ORDER,
         )
-    if override:
-        require(permissions.is_staff(actor), "Only staff override the order of environments.")
     older = list(
-        PromotionRequest.objects.select_for_update()
+        PromotionRequest.objects.select_for_update(of=("self",))
         .select_related("prompt__namespace", "version", "environment")
         .filter(prompt=prompt, environment=environment, state=PromotionRequest.State.PENDING)
+        .order_by("pk")
     )
     for stale in older:
         _close(stale, stale.mark_superseded)
@@ -173,7 +190,10 @@ def promotion_request(
         override=bool(override and missing),
     )
     for stale in older:
-        _record_superseded(stale, by=request, actor=actor)
+        stale.superseded_by = request
+        stale.save(update_fields=["superseded_by"])
+        _audit_request(actor, "promotion.superseded", stale, superseded_by=request.pk)
+        _notify(stale, "superseded")
     _audit_request(
         actor,
         "promotion.override" if request.override else "promotion.requested",
@@ -188,22 +208,9 @@ def promotion_request(
     return request
 
 
-def _record_superseded(older: PromotionRequest, *, by: PromotionRequest, actor: Principal) -> None:
-    older.superseded_by = by
-    older.save(update_fields=["superseded_by"])
-    _audit_request(actor, "promotion.superseded", older, superseded_by=by.pk)
-    _notify(older, "superseded")
-
-
 def _is_stale(request: PromotionRequest) -> bool:
     max_age = dt.timedelta(days=settings.PROMOTION_REQUEST_MAX_AGE_DAYS)
     return request.is_open and request.created_at <= timezone.now() - max_age
-
-
-def _expire(request: PromotionRequest) -> None:
-    _close(request, request.mark_expired)
-    _audit_request(None, "promotion.expired", request)
-    _notify(request, "expired")
 
 
 def _require_open(request: PromotionRequest) -> None:
@@ -211,12 +218,12 @@ def _require_open(request: PromotionRequest) -> None:
         raise Conflict(
             f"Request #{request.pk} is older than {settings.PROMOTION_REQUEST_MAX_AGE_DAYS} days "
             "and has expired; request the promotion again.",
-            code="request_expired",
+            code=ErrorCode.REQUEST_EXPIRED,
         )
     if not request.is_open:
         raise Conflict(
             f"Request #{request.pk} is {request.state}; it can no longer be decided.",
-            code=f"request_{request.state}",
+            code=ErrorCode(f"request_{request.state}"),
         )
 
 
@@ -238,83 +245,90 @@ def can_decide(request: PromotionRequest, reviewer: Principal) -> bool:
         and request.is_open
         and not _is_stale(request)
         and four_eyes_refusal(request, reviewer) is None
-        and permissions.holds_promotion_right(
-            reviewer, request.prompt.namespace, request.environment
-        )
+        and rights.holds_promotion_right(reviewer, request.prompt.namespace, request.environment)
     )
 
 
 def _locked_for_decision(request: PromotionRequest) -> PromotionRequest:
-    _lock_prompt(request.prompt)
+    lock_prompt(request.prompt)
     return _lock_request(request)
 
 
 def _require_right(reviewer: Principal, request: PromotionRequest) -> None:
     require(
-        permissions.holds_promotion_right(reviewer, request.prompt.namespace, request.environment),
+        rights.holds_promotion_right(reviewer, request.prompt.namespace, request.environment),
         f"You do not hold the promotion right for {request.prompt.namespace.slug} in "
         f"{request.environment.slug}.",
     )
 
 
-@transaction.atomic
+def _complete(request: PromotionRequest, actor: Principal | None, **details) -> bool:
+    """Apply the request when its approvals, counted by `count_approvals` (the count the API
+    and the portal show), reach what it requires. Returns whether it was applied."""
+    if request.approvals < request.required_approvals:
+        return False
+    request.mark_approved()
+    request.decided_at = timezone.now()
+    _apply(request, actor, **details)
+    return True
+
+
+@atomic_write
 def promotion_approve(
     *, actor: Principal, request: PromotionRequest, comment: str = ""
 ) -> PromotionRequest:
-    """Record an approval; the last required one applies the deployment in this transaction.
-    A second approval by the same reviewer counts once."""
+    """Record an approval; the one that completes the count applies the deployment in this
+    transaction. Approving again (after a right was restored, say) counts once and
+    re-evaluates the request."""
     require(permissions.is_user(actor), "Only people approve promotions.")
     request = _locked_for_decision(request)
     _require_open(request)
     refusal = four_eyes_refusal(request, actor)
     if refusal:
-        raise PermissionDenied(refusal, code="four_eyes")
+        raise PermissionDenied(refusal, code=ErrorCode.FOUR_EYES)
     _require_right(actor, request)
-    if request.reviews.filter(reviewer=actor, decision=Review.Decision.APPROVE).exists():
-        return request
-    Review.objects.create(
-        request=request, reviewer=actor, decision=Review.Decision.APPROVE, comment=comment or ""
+    _, created = Review.objects.get_or_create(
+        request=request,
+        reviewer=actor,
+        defaults={"decision": Review.Decision.APPROVE, "comment": comment or ""},
     )
-    approvals = _valid_approvals(request)
+    (request,) = count_approvals([request])
     _audit_request(
         actor,
         "promotion.approved",
         request,
         justification=comment or "",
-        approvals=approvals,
+        approvals=request.approvals,
         required=request.required_approvals,
+        again=not created,
     )
-    if approvals >= request.required_approvals:
-        request.mark_approved()
-        request.decided_at = timezone.now()
-        _apply(request, actor)
+    if _complete(request, actor):
         _notify(request, "applied")
-    else:
+    elif created:
         _notify(request, "approved")
     return request
 
 
-def _valid_approvals(request: PromotionRequest) -> int:
-    """Approvals by people who still hold the right (a revoked right withdraws the approval)."""
-    reviews = request.reviews.filter(decision=Review.Decision.APPROVE).select_related("reviewer")
-    return sum(
-        1
-        for review in reviews
-        if review.reviewer.is_active
-        and four_eyes_refusal(request, review.reviewer) is None
-        and permissions.holds_promotion_right(
-            review.reviewer, request.prompt.namespace, request.environment
-        )
-    )
+@atomic_write
+def promotion_reevaluate(*, request: PromotionRequest) -> PromotionRequest:
+    """Apply a pending request whose approvals are complete now (a right was granted back, a
+    reviewer rejoined their team or was reactivated). Safe to run twice."""
+    request = _locked_for_decision(request)
+    if not request.is_open or _is_stale(request) or request.prompt.state == Prompt.State.RETIRED:
+        return request
+    (request,) = count_approvals([request])
+    if _complete(request, None, reevaluated=True):
+        _notify(request, "applied")
+    return request
 
 
-@transaction.atomic
+@atomic_write
 def promotion_reject(
     *, actor: Principal, request: PromotionRequest, comment: str
 ) -> PromotionRequest:
     """Any holder of the promotion right ends the request, with a reason."""
     require(permissions.is_user(actor), "Only people reject promotions.")
-    comment = _require_text(comment, "comment", "A reason for the rejection")
+    comment = require_text(comment, "comment", "A reason for the rejection")
     request = _locked_for_decision(request)
     _require_open(request)
     _require_right(actor, request)
@@ -337,7 +351,7 @@ def may_cancel(request: PromotionRequest, actor: Principal) -> bool:
     )
 
 
-@transaction.atomic
+@atomic_write
 def promotion_cancel(
     *, actor: Principal, request: PromotionRequest, comment: str = ""
 ) -> PromotionRequest:
@@ -354,17 +368,49 @@ def promotion_cancel(
     return request
 
 
-@transaction.atomic
+@atomic_write
+def _expire_one(request: PromotionRequest) -> bool:
+    request = _locked_for_decision(request)
+    if not _is_stale(request):
+        return False
+    _close(request, request.mark_expired)
+    _audit_request(None, "promotion.expired", request)
+    _notify(request, "expired")
+    return True
+
+
 def expire_stale_requests() -> int:
-    """Expire every pending request older than the configured age. Safe to run twice."""
+    """Expire every pending request older than the configured age, each in its own
+    transaction (so the sweep never holds the audit chain while it waits for the next
+    prompt's lock). Safe to run twice."""
     cutoff = timezone.now() - dt.timedelta(days=settings.PROMOTION_REQUEST_MAX_AGE_DAYS)
     stale = PromotionRequest.objects.filter(
         state=PromotionRequest.State.PENDING, created_at__lte=cutoff
-    ).select_related("prompt")
-    expired = 0
-    for request in stale:
-        request = _locked_for_decision(request)
-        if _is_stale(request):
-            _expire(request)
-            expired += 1
-    return expired
+    ).order_by("pk")
+    return sum(_expire_one(request) for request in stale.select_related("prompt"))
+
+
+def reevaluate_pending(
+    *, namespace_id: int | None = None, environment_id: int | None = None, user_ids=None
+) -> int:
+    """Re-evaluate the pending requests a change of rights may have completed: those in one
+    namespace × environment, or those these users approved. Each in its own transaction."""
+    pending = PromotionRequest.objects.filter(state=PromotionRequest.State.PENDING)
+    if namespace_id is not None:
+        pending = pending.filter(prompt__namespace_id=namespace_id)
+    if environment_id is not None:
+        pending = pending.filter(environment_id=environment_id)
+    if user_ids is not None:
+        pending = pending.filter(
+            reviews__reviewer_id__in=user_ids, reviews__decision=Review.Decision.APPROVE
+        )
+    applied = 0
+    for request in pending.select_related("prompt").distinct().order_by("pk"):
+        applied += promotion_reevaluate(request=request).state == PromotionRequest.State.APPLIED
+    return applied
+
+
+def access_gained(*, user_ids: list[int]) -> None:
+    """Registered as the `teams.hooks.access_gained` hook (inside the change's transaction):
+    approvals these people gave may count again, so re-evaluate their requests after commit."""
+    outbox.enqueue("approvals.tasks.reevaluate_pending", None, None, list(user_ids))

@@ -1,9 +1,9 @@
 """Rollback: re-point an environment at once to a version it ran before."""
 
-from django.db import transaction
-
-from approvals.services.promotions import _lock_prompt, _require_text
-from portal.errors import Conflict
+from approvals import permissions as rights
+from approvals.services.promotions import lock_prompt, refuse_retired, require_text
+from portal.errors import Conflict, ErrorCode
+from portal.transactions import atomic_write
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from prompts.services import deployment_set
 from teams import permissions
@@ -24,7 +24,7 @@ def previous_versions(*, prompt: Prompt, environment: Environment) -> list[Promp
     return [versions[pk] for pk in seen if pk in versions]
 
 
-@transaction.atomic
+@atomic_write
 def rollback(
     *,
     actor: Principal,
@@ -34,14 +34,16 @@ def rollback(
     version: PromptVersion | None = None,
 ) -> Deployment:
     """Re-point the environment at once to the version it ran before (or a named version it
-    ran at some point). For holders of the promotion right; no approvals; audited."""
+    ran at some point). For holders of the promotion right; no approvals; audited. A retired
+    prompt is refused, as promotions are: it answers 410 to every consumer."""
     require(permissions.is_user(actor), "Only people roll back.")
+    justification = require_text(justification, "justification", "A justification")
+    prompt = lock_prompt(prompt)
     require(
-        permissions.holds_promotion_right(actor, prompt.namespace, environment),
+        rights.holds_promotion_right(actor, prompt.namespace, environment),
         f"You do not hold the promotion right for {prompt.namespace.slug} in {environment.slug}.",
     )
-    justification = _require_text(justification, "justification", "A justification")
-    prompt = _lock_prompt(prompt)
+    refuse_retired(prompt)
     current = (
         Deployment.objects.select_for_update()
         .filter(prompt=prompt, environment=environment)
@@ -49,7 +51,8 @@ def rollback(
     )
     if current is None:
         raise Conflict(
-            f"{prompt.full_name} is not deployed in {environment.slug}.", code="not_deployed"
+            f"{prompt.full_name} is not deployed in {environment.slug}.",
+            code=ErrorCode.NOT_DEPLOYED,
         )
     history = previous_versions(prompt=prompt, environment=environment)
     if version is None:
@@ -57,17 +60,18 @@ def rollback(
         if not candidates:
             raise Conflict(
                 f"{environment.slug} never ran another version of {prompt.full_name}.",
-                code="nothing_to_roll_back_to",
+                code=ErrorCode.NOTHING_TO_ROLL_BACK_TO,
             )
         version = candidates[0]
     elif version.pk == current.version_id:
         raise Conflict(
-            f"{environment.slug} already runs version {version.number}.", code="already_deployed"
+            f"{environment.slug} already runs version {version.number}.",
+            code=ErrorCode.ALREADY_DEPLOYED,
         )
     elif version.pk not in {v.pk for v in history}:
         raise Conflict(
             f"Version {version.number} never ran in {environment.slug}; promote it instead.",
-            code="not_previously_deployed",
+            code=ErrorCode.NOT_PREVIOUSLY_DEPLOYED,
         )
     return deployment_set(
         prompt=prompt,

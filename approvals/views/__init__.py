@@ -1,7 +1,14 @@
 """Portal pages of the approvals app."""
 
-from approvals.views.audit import audit_log, audit_verify
 from approvals.views.history import deployment_history, rollback
+from approvals.views.namespaces import (
+    namespace_detail,
+    namespace_update,
+    right_grant,
+    right_revoke,
+    service_token_create,
+    service_token_revoke,
+)
 from approvals.views.promotions import (
     inbox,
     inbox_count,
@@ -11,13 +18,17 @@ from approvals.views.promotions import (
 )
 
 __all__ = [
-    "audit_log",
-    "audit_verify",
     "deployment_history",
     "inbox",
     "inbox_count",
+    "namespace_detail",
+    "namespace_update",
     "promotion_create",
     "promotion_decide",
     "promotion_detail",
+    "right_grant",
+    "right_revoke",
     "rollback",
+    "service_token_create",
+    "service_token_revoke",
 ]

@@ -30,9 +30,5 @@ def attempt(form: forms.BaseForm, action: Callable[[dict[str, Any]], T]) -> tupl
         return None, exc.status
 
 
-def error_text(form: forms.BaseForm) -> str:
-    return " ".join(error for errors in form.errors.values() for error in errors)
-
-
 def prompt_or_404(request: HttpRequest, namespace: str, name: str) -> Prompt:
     return found(prompt_selectors.prompt_get, user=request.user, namespace=namespace, name=name)

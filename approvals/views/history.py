@@ -15,6 +15,7 @@ from approvals import selectors, services
 from approvals.forms import (
     RollbackForm,
 )
+from approvals.permissions import holds_promotion_right
 from approvals.views.common import (
     attempt,
     prompt_or_404,
@@ -22,7 +23,6 @@ from approvals.views.common import (
 from portal.web import FORM_ERROR_STATUS, SlugChoiceField, require_or_403
 from prompts import selectors as prompt_selectors
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
-from teams import permissions
 
 # --- Deployment history and rollback ----------------------------------------------------------
 
@@ -57,7 +57,7 @@ def _history_page(
     environments = []
     for row in prompt_selectors.prompt_deployments(prompt=prompt):
         environment = row.environment
-        may_roll_back = row.deployment is not None and permissions.holds_promotion_right(
+        may_roll_back = row.deployment is not None and holds_promotion_right(
             request.user, prompt.namespace, environment
         )
         form = None
@@ -106,7 +106,7 @@ def rollback(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
             rollback_error="Choose an environment to roll back.",
         )
     require_or_403(
-        permissions.holds_promotion_right(request.user, prompt.namespace, environment),
+        holds_promotion_right(request.user, prompt.namespace, environment),
         f"You do not hold the promotion right for {prompt.namespace.slug} in {environment.slug}.",
     )
     row = next(

@@ -19,14 +19,15 @@ from approvals.forms import (
     RejectForm,
 )
 from approvals.models import PromotionRequest, Review
+from approvals.permissions import holds_promotion_right
 from approvals.views.common import (
     INBOX_PER_PAGE,
     OWN_REQUESTS_PER_PAGE,
     attempt,
-    error_text,
     prompt_or_404,
 )
-from portal.web import found, require_or_403
+from portal.audit.permissions import can_read_audit
+from portal.web import error_text, found, require_or_403
 from prompts import selectors as prompt_selectors
 from prompts.models import Prompt, PromptVersion
 from teams import permissions
@@ -47,10 +48,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     ).get_page(request.GET.get("mine"))
     context = {
         "pending": pending,
-        "pending_rows": [(promotion, promotion.approval_count) for promotion in pending],
+        "pending_rows": [(p, p.approvals) for p in selectors.count_approvals(pending)],
         "own": own,
-        "own_rows": [(promotion, promotion.approval_count) for promotion in own],
-        "may_read_audit": permissions.can_read_audit(request.user),
+        "own_rows": [(p, p.approvals) for p in selectors.count_approvals(own)],
+        "may_read_audit": can_read_audit(request.user),
     }
     return render(request, "approvals/inbox.html", context)
 
@@ -78,14 +79,15 @@ def _decision_context(
     user = request.user
     may_decide = services.can_decide(promotion, user)
     four_eyes = services.four_eyes_refusal(promotion, user) if promotion.is_open else None
-    holds_right = promotion.is_open and permissions.holds_promotion_right(
+    holds_right = promotion.is_open and holds_promotion_right(
         user, promotion.prompt.namespace, promotion.environment
     )
     approved = promotion.is_open and any(
         review.reviewer_id == user.pk and review.decision == Review.Decision.APPROVE
         for review in promotion.reviews.all()
     )
-    approvals = promotion.approval_count
+    (promotion,) = selectors.count_approvals([promotion])
+    approvals = promotion.approvals
     context = {
         "promotion": promotion,
         "approvals": approvals,
@@ -170,7 +172,8 @@ def promotion_decide(request: HttpRequest, pk: int, decision: str) -> HttpRespon
             return render(request, "approvals/_decision.html", context)
         context |= _comparison(promotion)
         return render(request, "approvals/request_detail.html", context, status=status)
-    notice = _decision_notice(decision, promotion, promotion.approval_count)
+    (promotion,) = selectors.count_approvals([promotion])
+    notice = _decision_notice(decision, promotion, promotion.approvals)
     if request.htmx:
         context = _decision_context(request, promotion, decision_notice=notice)
         return render(request, "approvals/_decision.html", context)

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from approvals import api
+
+PROMPT = "prompts/<slug:namespace>/<slug:name>/"
+
+urlpatterns = [
+    path(
+        "namespaces/<slug:namespace>/promotion-rights/",
+        api.PromotionRights.as_view(),
+        name="api-promotion-rights",
+    ),
+    path(f"{PROMPT}rollback/", api.Rollback.as_view(), name="api-rollback"),
+    path(f"{PROMPT}deployments/", api.DeploymentHistory.as_view(), name="api-deployment-history"),
+    path("promotions/", api.PromotionListCreate.as_view(), name="api-promotions"),
+    path("promotions/<int:pk>/", api.PromotionDetail.as_view(), name="api-promotion"),
+    path(
+        "promotions/<int:pk>/approve/",
+        api.PromotionApprove.as_view(),
+        name="api-promotion-approve",
+    ),
+    path("promotions/<int:pk>/reject/", api.PromotionReject.as_view(), name="api-promotion-reject"),
+    path("promotions/<int:pk>/cancel/", api.PromotionCancel.as_view(), name="api-promotion-cancel"),
+]

@@ -1,0 +1,57 @@
+"""The admin is for inspection. Governance data changes only through the services (the portal
+pages and the API), which check rights, audit and invalidate caches; so every model here is
+read-only: no add, change, delete, bulk action or history revert.
+
+`InspectOnly` is what every app's admin classes build on."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied
+
+from portal.models import OutboxMessage
+
+
+class InspectOnly:
+    """Read-only admin. Also refuses simple-history's revert form, which saves on POST with
+    nothing more than view permission."""
+
+    actions = None
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied("The admin is read-only; changes go through the portal.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class PersonAdmin(InspectOnly, UserAdmin):
+    """People: deactivate, make staff or auditor on the portal's People page (staff)."""
+
+    list_display = ["username", "email", "is_active", "is_staff", "last_login", "date_joined"]
+
+
+@admin.register(Group)
+class ReadOnlyGroupAdmin(InspectOnly, GroupAdmin):
+    """Team groups follow memberships; the auditors group follows the People page."""
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(InspectOnly, admin.ModelAdmin):
+    """What the web processes could not deliver to Redis yet (the beat task retries)."""
+
+    list_display = ["pk", "kind", "created_at", "attempts", "last_error"]
+    list_filter = ["kind"]

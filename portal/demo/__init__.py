@@ -1,6 +1,0 @@
-"""The demo portfolio that `bootstrap_demo` loads."""
-
-from portal.demo.organisation import DEMO_PASSWORD, NAMESPACES, TEAMS
-from portal.demo.prompts import PROMPTS
-
-__all__ = ["DEMO_PASSWORD", "NAMESPACES", "PROMPTS", "TEAMS"]
