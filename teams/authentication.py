@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
@@ -132,3 +133,17 @@ def warm_service_principal(request, record: object) -> ServicePrincipal | None:
     token_touch(record)
     note_token(record.prefix)
     return service_principal(record)
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "teams.authentication.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal token (acts as its user) or a service token "
+            "(reads prompts in its namespaces). Create one with POST /api/v1/tokens/ or "
+            "`manage.py issue_token USERNAME`.",
+        }

@@ -1,7 +1,9 @@
 import importlib
 
 import pytest
+from django.core.cache import cache
 
+from portal.cache import breaker
 from prompts.models import Environment
 from prompts.services import version_create
 from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, UserFactory
@@ -65,11 +67,12 @@ def member_of(db):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty Redis cache (token lookups, failure counters)."""
-    from django.core.cache import cache
-
+    """Each test starts with an empty Redis cache (token lookups, failure counters) and a
+    closed breaker (a fault test may have opened it)."""
+    breaker.close()
     cache.clear()
     yield
+    breaker.close()
     cache.clear()
 
 
@@ -85,7 +88,7 @@ def _data_migration_rows(request):
 
     for module in (
         "prompts.migrations.0002_default_environments",
-        "approvals.migrations.0002_auditors_group_and_chain_head",
+        "portal.audit.migrations.0002_auditors_group_and_chain_head",
     ):
         migration = importlib.import_module(module)
         forwards = getattr(migration, "create_environments", None) or migration.forwards

@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from approvals.audit import verify
 from approvals.models import PromotionRequest
+from portal.audit.selectors import verify
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from teams.models import Membership, Namespace, Team
 

@@ -97,7 +97,7 @@ def test_production_settings_use_postgresql_and_redis():
     assert result.returncode == 0, result.stderr
     engine, cache_backend, broker, eager, debug, hosts = result.stdout.split()
     assert engine == "django.db.backends.postgresql"
-    assert cache_backend == "portal.redis_cache.ReusingRedisCache"
+    assert cache_backend == "django_redis.cache.RedisCache"
     assert broker == "redis://cache.example:6379/1"
     assert (eager, debug) == ("False", "False")
     assert hosts == "portal.example,api.example"
@@ -120,9 +120,3 @@ def test_ruff_is_clean(command):
         [str(ruff), *command, str(ROOT)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_the_redis_cache_reuses_its_client():
-    backend = cache._cache
-
-    assert backend.get_client() is backend.get_client(write=True)

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import pytest
 from django.urls import reverse
 
+from approvals.selectors import promotion_rights
+from approvals.services import promotion_right_grant
 from prompts.models import Environment, Prompt, PromptVersion
 from teams.models import ApiToken, Membership, Namespace, Team
-from teams.selectors import promotion_rights
-from teams.services import promotion_right_grant
 from teams.tokens import personal_token_create, service_token_create
 from tests.factories import (
     MembershipFactory,
@@ -124,25 +124,25 @@ WRITES = [
     Write(
         "namespace_update",
         TEAM_MANAGERS,
-        lambda w: reverse("teams:namespace_update", args=[w.namespace.slug]),
+        lambda w: reverse("approvals:namespace_update", args=[w.namespace.slug]),
         {"description": "Changed", "visibility": "private"},
     ),
     Write(
         "right_grant",
         TEAM_MANAGERS,
-        lambda w: reverse("teams:right_grant", args=[w.namespace.slug]),
+        lambda w: reverse("approvals:right_grant", args=[w.namespace.slug]),
         {"environment": "staging", "username": "vera"},
     ),
     Write(
         "right_revoke",
         TEAM_MANAGERS,
-        lambda w: reverse("teams:right_revoke", args=[w.namespace.slug]),
+        lambda w: reverse("approvals:right_revoke", args=[w.namespace.slug]),
         {"environment": "staging", "username": "rita"},
     ),
     Write(
         "service_token_create",
         TEAM_MANAGERS,
-        lambda w: reverse("teams:service_token_create", args=[w.namespace.slug]),
+        lambda w: reverse("approvals:service_token_create", args=[w.namespace.slug]),
         {"name": "new bot"},
         success_status=200,
     ),
@@ -150,7 +150,7 @@ WRITES = [
         "service_token_revoke",
         TEAM_MANAGERS,
         lambda w: reverse(
-            "teams:service_token_revoke", args=[w.namespace.slug, w.service_token.prefix]
+            "approvals:service_token_revoke", args=[w.namespace.slug, w.service_token.prefix]
         ),
         {},
     ),
@@ -191,7 +191,7 @@ def test_anonymous_writes_are_sent_to_sign_in_and_change_nothing(client, world, 
     "url_of",
     [
         lambda w: reverse("teams:team", args=[w.team.slug]),
-        lambda w: reverse("teams:namespace", args=[w.namespace.slug]),
+        lambda w: reverse("approvals:namespace", args=[w.namespace.slug]),
         lambda w: reverse("teams:tokens"),
         lambda w: reverse("prompts:create"),
         lambda w: reverse("prompts:version_create", args=[w.namespace.slug, w.prompt.name]),
@@ -248,7 +248,7 @@ def test_team_page_shows_members_to_everyone_and_forms_to_owners(client, world, 
 def test_namespace_page_shows_forms_by_role(client, world, role):
     client.force_login(world.people[role])
 
-    response = client.get(reverse("teams:namespace", args=[world.namespace.slug]))
+    response = client.get(reverse("approvals:namespace", args=[world.namespace.slug]))
 
     body = response.content.decode()
     assert response.status_code == 200
@@ -305,7 +305,7 @@ def test_unknown_team_and_namespace_are_404(client, world):
     client.force_login(world.people["staff"])
 
     assert client.get(reverse("teams:team", args=["no-such-team"])).status_code == 404
-    assert client.get(reverse("teams:namespace", args=["no-such-ns"])).status_code == 404
+    assert client.get(reverse("approvals:namespace", args=["no-such-ns"])).status_code == 404
 
 
 # --- Private namespaces -----------------------------------------------------------------------
@@ -325,26 +325,26 @@ def secret(world):
 @pytest.mark.parametrize(
     ("method", "url_of", "data"),
     [
-        ("get", lambda s: reverse("teams:namespace", args=[s.namespace.slug]), {}),
+        ("get", lambda s: reverse("approvals:namespace", args=[s.namespace.slug]), {}),
         (
             "post",
-            lambda s: reverse("teams:namespace_update", args=[s.namespace.slug]),
+            lambda s: reverse("approvals:namespace_update", args=[s.namespace.slug]),
             {"description": "x", "visibility": "internal"},
         ),
         (
             "post",
-            lambda s: reverse("teams:right_grant", args=[s.namespace.slug]),
+            lambda s: reverse("approvals:right_grant", args=[s.namespace.slug]),
             {"environment": "development", "username": "otto"},
         ),
         (
             "post",
-            lambda s: reverse("teams:service_token_create", args=[s.namespace.slug]),
+            lambda s: reverse("approvals:service_token_create", args=[s.namespace.slug]),
             {"name": "sneaky"},
         ),
         (
             "post",
             lambda s: reverse(
-                "teams:service_token_revoke", args=[s.namespace.slug, s.token.prefix]
+                "approvals:service_token_revoke", args=[s.namespace.slug, s.token.prefix]
             ),
             {},
         ),
@@ -384,7 +384,7 @@ def test_private_namespace_is_hidden_on_its_teams_page_but_shown_to_members(clie
 
     client.force_login(secret.insider)
     assert "secret-ns" in client.get(url).content.decode()
-    assert client.get(reverse("teams:namespace", args=["secret-ns"])).status_code == 200
+    assert client.get(reverse("approvals:namespace", args=["secret-ns"])).status_code == 200
 
 
 def test_creating_a_prompt_in_an_invisible_namespace_is_a_form_error(client, world, secret):
@@ -404,12 +404,12 @@ def test_creating_a_prompt_in_an_invisible_namespace_is_a_form_error(client, wor
 
 
 def test_owner_may_not_grant_a_protected_environment_but_staff_may(client, world):
-    url = reverse("teams:right_grant", args=[world.namespace.slug])
+    url = reverse("approvals:right_grant", args=[world.namespace.slug])
     data = {"environment": "production", "username": "vera"}
     client.force_login(world.people["owner"])
     before = state()
 
-    page = client.get(reverse("teams:namespace", args=[world.namespace.slug])).content.decode()
+    page = client.get(reverse("approvals:namespace", args=[world.namespace.slug])).content.decode()
     refused = client.post(url, data)
 
     assert '<option value="production"' not in page
@@ -425,7 +425,7 @@ def test_owner_may_not_grant_a_protected_environment_but_staff_may(client, world
 
 def test_rights_are_granted_to_teams_too(client, world):
     client.force_login(world.people["owner"])
-    url = reverse("teams:right_grant", args=[world.namespace.slug])
+    url = reverse("approvals:right_grant", args=[world.namespace.slug])
 
     both = client.post(url, {"environment": "staging", "username": "vera", "team": "x"})
     unknown = client.post(url, {"environment": "staging", "team": "no-such-team"})
@@ -504,10 +504,10 @@ def test_bad_namespace_slug_is_shown_on_the_team_page(client, world):
 
 def test_service_token_secret_is_shown_once(client, world):
     client.force_login(world.people["owner"])
-    page_url = reverse("teams:namespace", args=[world.namespace.slug])
+    page_url = reverse("approvals:namespace", args=[world.namespace.slug])
 
     response = client.post(
-        reverse("teams:service_token_create", args=[world.namespace.slug]), {"name": "search"}
+        reverse("approvals:service_token_create", args=[world.namespace.slug]), {"name": "search"}
     )
 
     secret = response.context["secret"]
@@ -533,7 +533,7 @@ def test_service_token_revoke_refuses_tokens_of_other_namespaces(client, world):
     before = state()
 
     response = client.post(
-        reverse("teams:service_token_revoke", args=[world.namespace.slug, other.prefix])
+        reverse("approvals:service_token_revoke", args=[world.namespace.slug, other.prefix])
     )
 
     assert response.status_code == 404
@@ -612,7 +612,7 @@ def test_namespace_page_query_count_is_constant_in_prompts(
     client, world, make_version, django_assert_max_num_queries
 ):
     client.force_login(world.people["owner"])
-    url = reverse("teams:namespace", args=[world.namespace.slug])
+    url = reverse("approvals:namespace", args=[world.namespace.slug])
     with django_assert_max_num_queries(30) as few:
         client.get(url)
     staging = Environment.objects.get(slug="staging")

@@ -302,7 +302,7 @@ def test_other_domain_errors_are_non_field_errors(error, status):
         (lambda p: _new_version_url(p), _text_version(template="Hi\x00")),
         (lambda p: _new_version_url(p), _text_version(model_config='{"model": "a\\u0000"}')),
         (
-            lambda p: reverse("teams:right_grant", args=["support"]),
+            lambda p: reverse("approvals:right_grant", args=["support"]),
             {"environment": "stag\x00ing", "username": "author"},
         ),
         (

@@ -232,21 +232,6 @@ def test_admin_cannot_edit_or_delete_versions(admin_client, prompt, make_version
     assert version.template == "Hello {{name}}"
 
 
-def test_admin_revokes_tokens_with_an_action(admin_client, author):
-    from teams.models import ApiToken
-    from teams.tokens import personal_token_create
-
-    token, _ = personal_token_create(actor=author, name="leaked")
-
-    response = admin_client.post(
-        reverse("admin:teams_apitoken_changelist"),
-        {"action": "revoke_tokens", "_selected_action": [token.pk]},
-    )
-
-    assert response.status_code == 302
-    assert ApiToken.objects.get(pk=token.pk).revoked
-
-
 def test_home_search_with_odd_input_does_not_fail(client, namespace):
     PromptFactory(namespace=namespace, name="refunds")
     client.force_login(UserFactory())

@@ -12,12 +12,13 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from approvals import audit as audit_module
 from approvals import services
-from approvals.models import AuditEntry, PromotionRequest, Review
+from approvals.models import PromotionRequest, Review
+from approvals.services import promotion_right_grant
+from portal.audit import selectors as audit_module
+from portal.audit.models import AuditEntry
 from prompts.models import Deployment
 from prompts.services import version_create
-from teams.services import promotion_right_grant
 from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -180,8 +181,8 @@ PAGES = {
     "request": lambda w: w.url("request", w.pending.pk),
     "promote": lambda w: w.prompt_url("promote"),
     "deployments": lambda w: w.prompt_url("deployments"),
-    "audit": lambda w: w.url("audit"),
-    "audit_verify": lambda w: w.url("audit_verify"),
+    "audit": lambda w: reverse("audit:log"),
+    "audit_verify": lambda w: reverse("audit:verify"),
 }
 
 
@@ -741,7 +742,7 @@ def test_unknown_or_huge_request_ids_are_404(client, world):
 def test_audit_page_lists_entries_newest_first_with_export_links(client, world):
     client.force_login(world["auditor"])
 
-    response = client.get(world.url("audit"))
+    response = client.get(reverse("audit:log"))
 
     rows = response.context["rows"]
     seqs = [entry.seq for entry, _, _ in rows]
@@ -759,7 +760,7 @@ def test_audit_filters_reach_the_table_and_the_export(client, world):
     today = timezone.localdate()
 
     response = client.get(
-        world.url("audit"),
+        reverse("audit:log"),
         {
             "since": today.isoformat(),
             "until": today.isoformat(),
@@ -793,7 +794,7 @@ def test_audit_filters_reach_the_table_and_the_export(client, world):
 def test_audit_filters_of_the_future_find_nothing(client, world):
     client.force_login(world["staff"])
 
-    response = client.get(world.url("audit"), {"since": "2999-01-01"})
+    response = client.get(reverse("audit:log"), {"since": "2999-01-01"})
 
     assert response.context["rows"] == []
     assert "No entries match." in _body(response)
@@ -815,7 +816,7 @@ def test_audit_filters_of_the_future_find_nothing(client, world):
 def test_audit_filters_with_bad_input_do_not_fail(client, world, params):
     client.force_login(world["staff"])
 
-    response = client.get(world.url("audit"), params)
+    response = client.get(reverse("audit:log"), params)
 
     assert response.status_code in (200, 422)
     if response.status_code == 422:
@@ -828,9 +829,9 @@ def test_chain_verification_only_runs_when_asked(client, world, monkeypatch):
     real_verify = audit_module.verify
     monkeypatch.setattr(audit_module, "verify", lambda: calls.append(1) or real_verify())
 
-    plain = client.get(world.url("audit"))
-    asked = client.get(world.url("audit"), {"verify": "1"})
-    partial = client.get(world.url("audit_verify"), HTTP_HX_REQUEST="true")
+    plain = client.get(reverse("audit:log"))
+    asked = client.get(reverse("audit:log"), {"verify": "1"})
+    partial = client.get(reverse("audit:verify"), HTTP_HX_REQUEST="true")
 
     assert "The chain is intact" not in _body(plain)
     assert "The chain is intact" in _body(asked)
@@ -847,7 +848,7 @@ def test_a_broken_chain_is_reported(client, world, monkeypatch):
         lambda: audit_module.Verification(ok=False, entries=4, first_bad_seq=5),
     )
 
-    body = _body(client.get(world.url("audit_verify"), HTTP_HX_REQUEST="true"))
+    body = _body(client.get(reverse("audit:verify"), HTTP_HX_REQUEST="true"))
 
     assert "The chain is broken at entry #5" in body
 
@@ -901,12 +902,12 @@ def test_requester_inbox_query_count_is_constant(client, world, django_assert_ma
 def test_audit_query_count_is_constant_in_entries(client, world, django_assert_max_num_queries):
     client.force_login(world["auditor"])
     with django_assert_max_num_queries(12) as few:
-        client.get(world.url("audit"))
+        client.get(reverse("audit:log"))
     _more_pending_requests(world, 40)
     assert AuditEntry.objects.count() > 100
 
     with django_assert_max_num_queries(len(few.captured_queries)):
-        response = client.get(world.url("audit"))
+        response = client.get(reverse("audit:log"))
     assert len(response.context["rows"]) == 50
     assert response.context["page"].has_next()
 

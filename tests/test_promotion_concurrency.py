@@ -7,13 +7,12 @@ import threading
 import pytest
 from django.db import connection
 
-from approvals.audit import verify
 from approvals.models import PromotionRequest
-from approvals.services import promotion_approve, promotion_request, rollback
+from approvals.services import promotion_approve, promotion_request, promotion_right_grant, rollback
+from portal.audit.selectors import verify
 from portal.errors import Conflict
 from prompts.models import Deployment, Environment
 from prompts.services import deployment_set, version_create
-from teams.services import promotion_right_grant
 from tests.factories import (
     MembershipFactory,
     NamespaceFactory,

@@ -1,6 +1,5 @@
 """OpenAPI: every operation documents its problem+json error responses."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
@@ -48,17 +47,3 @@ class ProblemAutoSchema(AutoSchema):
                 response["description"] = ERROR_DESCRIPTIONS[code]
                 responses[code] = response
         return responses
-
-
-class BearerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "portal.api.authentication.BearerTokenAuthentication"
-    name = "bearerToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A personal token (acts as its user) or a service token "
-            "(reads prompts in its namespaces). Create one with POST /api/v1/tokens/ or "
-            "`manage.py issue_token USERNAME`.",
-        }

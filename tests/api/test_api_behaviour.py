@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from portal.api.authentication import FAILURE_LIMIT
 from prompts.models import Prompt, PromptVersion
 from prompts.services import version_create
+from teams.authentication import FAILURE_LIMIT
 from teams.models import ApiToken, Namespace
 from tests.api.conftest import bearer, personal_client, problem, service_client
 from tests.factories import (
@@ -415,8 +415,8 @@ def test_promotion_rights_listing_shows_users_and_teams(owner, namespace, staff)
 def test_list_query_count_is_constant_in_rows(
     url, grow, namespace, prompt, staff, django_assert_max_num_queries
 ):
+    from approvals.services import promotion_right_grant
     from prompts.models import Environment
-    from teams.services import promotion_right_grant
     from teams.tokens import personal_token_create, service_token_create
 
     client = personal_client(staff)

@@ -14,10 +14,10 @@ from django.db import transaction
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from rest_framework.test import APIClient
 
+from approvals.services import promotion_right_grant
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from prompts.services import version_create
 from teams.models import ApiToken, Membership, Namespace, Team
-from teams.services import promotion_right_grant
 from teams.tokens import personal_token_create, service_token_create
 from tests.api.conftest import (
     expired_client,

@@ -10,12 +10,12 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from approvals.audit import verify
-from approvals.models import AuditEntry, PromotionRequest
-from approvals.services import expire_stale_requests
+from approvals.models import PromotionRequest
+from approvals.services import expire_stale_requests, promotion_right_grant
+from portal.audit.models import AuditEntry
+from portal.audit.selectors import verify
 from prompts.models import Deployment, Environment
 from prompts.services import version_create
-from teams.services import promotion_right_grant
 from tests.api.conftest import personal_client, problem, service_client
 from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, UserFactory
 
@@ -233,6 +233,7 @@ def test_a_rejection_ends_the_request_and_keeps_the_reason(gov):
             "decision": "reject",
             "comment": "tone is off",
             "created_at": rejected.json()["reviews"][0]["created_at"],
+            "counts": False,
         }
     ]
     assert late.status_code == 409
@@ -439,8 +440,8 @@ class TestTamperEvidence:
         entry = AuditEntry.objects.order_by("seq").first()
 
         for sql in (
-            "UPDATE approvals_auditentry SET actor = 'mallory' WHERE seq = %s",
-            "DELETE FROM approvals_auditentry WHERE seq = %s",
+            "UPDATE audit_auditentry SET actor = 'mallory' WHERE seq = %s",
+            "DELETE FROM audit_auditentry WHERE seq = %s",
         ):
             with (
                 pytest.raises(DatabaseError, match="Cannot update or delete"),
@@ -456,11 +457,11 @@ class TestTamperEvidence:
         victim = AuditEntry.objects.get(action="promotion.approved")
 
         with (
-            pgtrigger.ignore("approvals.AuditEntry:audit_entry_append_only"),
+            pgtrigger.ignore("audit.AuditEntry:audit_entry_append_only"),
             connection.cursor() as cursor,
         ):
             cursor.execute(
-                "UPDATE approvals_auditentry SET justification = 'nothing to see' WHERE seq = %s",
+                "UPDATE audit_auditentry SET justification = 'nothing to see' WHERE seq = %s",
                 [victim.seq],
             )
 
@@ -477,10 +478,10 @@ class TestTamperEvidence:
         last = AuditEntry.objects.order_by("-seq").first()
 
         with (
-            pgtrigger.ignore("approvals.AuditEntry:audit_entry_append_only"),
+            pgtrigger.ignore("audit.AuditEntry:audit_entry_append_only"),
             connection.cursor() as cursor,
         ):
-            cursor.execute("DELETE FROM approvals_auditentry WHERE seq = %s", [last.seq])
+            cursor.execute("DELETE FROM audit_auditentry WHERE seq = %s", [last.seq])
 
         assert verify().first_bad_seq == last.seq
 
@@ -499,7 +500,7 @@ def test_inbox_drops_a_request_once_the_reviewer_approved_it(gov):
 
 
 def test_an_approval_is_withdrawn_when_the_reviewer_loses_the_right(gov):
-    from teams.services import promotion_right_revoke
+    from approvals.services import promotion_right_revoke
 
     gov.promote_through(2, "staging")
     created = gov.request("mia", 2, "production").json()

@@ -4,8 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from approvals.models import PromotionRequest
+from approvals.services import promotion_right_grant
 from prompts.services import deployment_set
-from teams.services import promotion_right_grant
 from tests.factories import UserFactory, system_actor
 
 pytestmark = [
