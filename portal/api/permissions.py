@@ -1,6 +1,6 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from teams.permissions import ServicePrincipal, is_user
+from portal.principals import ServicePrincipal, is_user
 
 
 class IsPerson(BasePermission):
