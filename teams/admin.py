@@ -21,6 +21,7 @@ class TeamAdmin(InspectOnly, SimpleHistoryAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name", "description"]
     fields = ["slug", "name", "description", "created_at"]
+    readonly_fields = fields
     inlines = [MembershipInline]
 
 

@@ -1,0 +1,225 @@
+"""The admin only inspects: no admin form, action or history revert changes governance data.
+
+Each of these went around the services once (no audit entry, stale caches): a namespace made
+private, a prompt retired, production's approval rule unticked, a user put in an owners group
+or in `auditors`, a prompt's kind changed. The test walks every registered model admin and
+tries every way the admin writes, through real URLs as a superuser.
+"""
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.test import RequestFactory
+from django.urls import reverse
+
+from approvals.services import promotion_request, promotion_right_grant
+from portal import outbox
+from portal.audit.models import AuditEntry
+from prompts.models import Environment
+from prompts.services import deployment_set, environment_update, version_create
+from teams.tokens import personal_token_create
+from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Celery beat's schedules are operations settings, not governance data: django-celery-beat
+# exists to make them editable in the admin.
+EDITABLE_APPS = {"django_celery_beat"}
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def everything(superuser, environments):
+    """At least one row of every governance model."""
+    namespace = NamespaceFactory(slug="support", visibility="internal")
+    maintainer = UserFactory(username="maya")
+    MembershipFactory(team=namespace.team, user=maintainer, role="maintainer")
+    prompt = PromptFactory(namespace=namespace, name="greet", tags=["faq"])
+    v1 = version_create(prompt=prompt, author=maintainer, template="Hi {{n}}", variables=["n"])
+    v2 = version_create(prompt=prompt, author=maintainer, template="Hey {{n}}", variables=["n"])
+    for environment in ("development", "staging"):
+        deployment_set(
+            prompt=prompt,
+            environment=environments[environment],
+            version=v1,
+            actor=superuser,
+            action="deployment.seeded",
+        )
+    reviewer = UserFactory(username="rita")
+    promotion_right_grant(
+        actor=superuser, namespace=namespace, environment=environments["staging"], user=reviewer
+    )
+    promotion_request(
+        actor=maintainer,
+        prompt=prompt,
+        version=v2,
+        environment=environments["staging"],
+        justification="better",
+    )
+    personal_token_create(actor=maintainer, name="laptop")
+    environment_update(actor=superuser, environment=environments["development"], name="Dev")
+    with transaction.atomic():
+        outbox.invalidate("probe")  # stays: tests never commit, so nothing drains it
+    return {"namespace": namespace, "prompt": prompt, "maintainer": maintainer}
+
+
+def governed_models():
+    return [
+        (model, model_admin)
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label not in EDITABLE_APPS
+    ]
+
+
+def snapshot() -> dict[str, list[dict]]:
+    """Every row of every installed model but sessions and the admin's own log."""
+    skip = {"sessions", "admin", "contenttypes"}
+    return {
+        model._meta.label: sorted(
+            (tuple(sorted((k, str(v)) for k, v in row.items())) for row in model.objects.values()),
+        )
+        for model in apps.get_models()
+        if model._meta.app_label not in skip
+    }
+
+
+def test_every_governance_model_admin_refuses_add_change_delete_and_actions(superuser):
+    request = RequestFactory().get("/admin/")
+    request.user = superuser
+    models = governed_models()
+
+    assert {model._meta.label for model, _ in models} >= {
+        "auth.User",
+        "auth.Group",
+        "teams.Team",
+        "teams.Membership",
+        "teams.Namespace",
+        "teams.ApiToken",
+        "prompts.Prompt",
+        "prompts.PromptVersion",
+        "prompts.Environment",
+        "prompts.Deployment",
+        "prompts.Tag",
+        "approvals.PromotionRequest",
+        "audit.AuditEntry",
+        "portal.OutboxMessage",
+    }
+    for model, model_admin in models:
+        label = model._meta.label
+        assert not model_admin.has_add_permission(request), label
+        assert not model_admin.has_change_permission(request), label
+        assert not model_admin.has_delete_permission(request), label
+        assert not model_admin.get_actions(request), label
+        for inline in model_admin.get_inline_instances(request):
+            assert not inline.has_add_permission(request, None), label
+            assert not inline.has_change_permission(request), label
+            assert not inline.has_delete_permission(request), label
+
+
+def _urls(model, obj) -> list[str]:
+    info = (model._meta.app_label, model._meta.model_name)
+    urls = [
+        reverse("admin:{}_{}_add".format(*info)),
+        reverse("admin:{}_{}_change".format(*info), args=[obj.pk]),
+        reverse("admin:{}_{}_delete".format(*info), args=[obj.pk]),
+    ]
+    history = getattr(model, "history", None)
+    if history is not None:
+        record = history.filter(**{model._meta.pk.attname: obj.pk}).first()
+        if record is not None:
+            urls.append(
+                reverse(
+                    "admin:{}_{}_simple_history".format(*info), args=[obj.pk, record.history_id]
+                )
+            )
+    if model._meta.label == "auth.User":
+        urls.append(reverse("admin:auth_user_password_change", args=[obj.pk]))
+    return urls
+
+
+def test_no_admin_post_changes_anything(client, superuser, everything):
+    client.force_login(superuser)
+    before, entries = snapshot(), AuditEntry.objects.count()
+    tried = 0
+
+    for model, _ in governed_models():
+        obj = model.objects.order_by("pk").first()
+        assert obj is not None, f"no {model._meta.label} row to try"
+        data = {"_save": "Save", "post": "yes", "password1": "x-Y-z-123456", "password2": "x"}
+        data |= {"visibility": "private", "state": "retired", "kind": "chat"}
+        data |= {"requires_approval": "", "min_approvals": "0", "groups": [1], "is_staff": "on"}
+        for url in _urls(model, obj):
+            response = client.post(url, data)
+            assert response.status_code == 403, (url, response.status_code)
+            tried += 1
+        changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        client.post(changelist, {"action": "delete_selected", "_selected_action": [obj.pk]})
+
+    assert tried > 40
+    assert snapshot() == before
+    assert AuditEntry.objects.count() == entries
+
+
+def test_admin_still_shows_everything_with_history(client, superuser, everything):
+    client.force_login(superuser)
+    shown = 0
+
+    for model, _ in governed_models():
+        obj = model.objects.order_by("pk").first()
+        if hasattr(model, "history"):
+            obj = model.history.order_by("history_id").first().instance
+        info = (model._meta.app_label, model._meta.model_name)
+        pages = [
+            reverse("admin:{}_{}_changelist".format(*info)),
+            reverse("admin:{}_{}_change".format(*info), args=[obj.pk]),
+        ]
+        if hasattr(model, "history"):
+            record = model.history.filter(**{model._meta.pk.attname: obj.pk}).last()
+            pages.append(reverse("admin:{}_{}_history".format(*info), args=[obj.pk]))
+            pages.append(
+                reverse("admin:{}_{}_simple_history".format(*info), args=[obj.pk, record.pk])
+            )
+        for page in pages:
+            assert client.get(page).status_code == 200, page
+            shown += 1
+
+    assert shown > 30
+
+
+def test_environment_rules_cannot_be_unticked_in_the_admin(client, superuser):
+    client.force_login(superuser)
+    production = Environment.objects.get(slug="production")
+    url = reverse("admin:prompts_environment_change", args=[production.pk])
+
+    response = client.post(
+        url, {"slug": "production", "name": "Production", "order": 30, "min_approvals": 0}
+    )
+
+    production.refresh_from_db()
+    assert response.status_code == 403
+    assert production.requires_approval
+    assert production.min_approvals == 2
+
+
+def test_groups_of_people_cannot_be_changed_in_the_admin(client, superuser, everything):
+    client.force_login(superuser)
+    outsider = UserFactory(username="eve")
+    owners = everything["namespace"].team.owners_group
+    auditors = Group.objects.get(name="auditors")
+    url = reverse("admin:auth_user_change", args=[outsider.pk])
+
+    response = client.post(
+        url,
+        {"username": "eve", "groups": [owners.pk, auditors.pk], "is_staff": "on"},
+    )
+
+    outsider.refresh_from_db()
+    assert response.status_code == 403
+    assert not outsider.groups.exists()
+    assert not outsider.is_staff
