@@ -6,8 +6,10 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from portal.validators import SLUG_HELP
 from portal.web import SlugChoiceField
-from prompts.models import Prompt, PromptVersion
+from prompts.models import ENVIRONMENT_SETTINGS, Environment, Prompt, PromptVersion
+from teams.forms import PageForm
 
 CHAT_EXAMPLE = json.dumps(
     [
@@ -136,3 +138,34 @@ class VersionForm(forms.Form):
 
     def clean_message(self) -> str:
         return _unix_newlines(self.cleaned_data["message"])
+
+
+class EnvironmentForm(PageForm):
+    """What staff configure about an environment (`ENVIRONMENT_SETTINGS`); the service checks
+    the rules (an approval environment needs at least one approval, orders are unique)."""
+
+    name = forms.CharField(max_length=100)
+    order = forms.IntegerField(
+        min_value=0, max_value=32767, help_text="Environments run in this order, low to high."
+    )
+    requires_approval = forms.BooleanField(required=False)
+    min_approvals = forms.IntegerField(
+        min_value=0, max_value=32767, help_text="How many distinct reviewers must approve."
+    )
+    protected = forms.BooleanField(
+        required=False, help_text="Only staff grant promotion rights here."
+    )
+    requires_evaluation = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, environment: Environment | None = None, **kwargs: Any):
+        self.id_prefix = f"environment-{environment.slug}" if environment else "new-environment"
+        if environment is not None and not args and "data" not in kwargs:
+            kwargs["initial"] = {name: getattr(environment, name) for name in ENVIRONMENT_SETTINGS}
+        super().__init__(*args, **kwargs)
+        self.environment = environment
+
+
+class EnvironmentCreateForm(EnvironmentForm):
+    field_order = ["slug"]
+
+    slug = forms.CharField(max_length=63, help_text=SLUG_HELP)

@@ -5,6 +5,13 @@ from prompts import views
 app_name = "prompts"
 
 urlpatterns = [
+    path("environments/", views.environment_list, name="environments"),
+    path("environments/new/", views.environment_create, name="environment_create"),
+    path(
+        "environments/<slug:environment>/edit/",
+        views.environment_update,
+        name="environment_update",
+    ),
     path("prompts/new/", views.prompt_create, name="create"),
     path("prompts/<slug:namespace>/<slug:name>/", views.prompt_detail, name="detail"),
     path(

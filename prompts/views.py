@@ -1,19 +1,22 @@
 import re
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from portal.converters import version_number
 from portal.errors import DomainError
 from portal.validators import SLUG_PATTERN
 from portal.web import SlugChoiceField, error_status, found, require_or_403, submit
 from prompts import resolve, selectors, services
-from prompts.forms import PromptCreateForm, VersionForm
+from prompts.forms import EnvironmentCreateForm, EnvironmentForm, PromptCreateForm, VersionForm
 from prompts.models import Environment, Prompt, PromptVersion
 from teams import permissions
 from teams.models import Namespace
@@ -232,3 +235,56 @@ def render_preview(request: HttpRequest, namespace: str, name: str) -> HttpRespo
             context["render_error"] = exc.detail
             status = 422 if not request.htmx else 200
     return render(request, "prompts/_use_it.html", context, status=status)
+
+
+# --- Environments (staff configure them here; everyone sees the rules) ------------------------
+
+
+def _environments_page(request: HttpRequest, status: int = 200, **forms: Any) -> HttpResponse:
+    environments = list(Environment.objects.order_by("order"))
+    is_staff = permissions.is_staff(request.user)
+    rows = [
+        (environment, forms.get(environment.slug) or EnvironmentForm(environment=environment))
+        for environment in environments
+    ]
+    context = {
+        "rows": rows,
+        "is_staff": is_staff,
+        "create_form": forms.get("") or EnvironmentCreateForm(initial={"min_approvals": 0}),
+    }
+    return render(request, "prompts/environments.html", context, status=status)
+
+
+@login_required
+def environment_list(request: HttpRequest) -> HttpResponse:
+    return _environments_page(request)
+
+
+@login_required
+@require_POST
+def environment_create(request: HttpRequest) -> HttpResponse:
+    require_or_403(permissions.is_staff(request.user), "Only staff configure environments.")
+    form = EnvironmentCreateForm(request.POST)
+    created = submit(form, lambda data: services.environment_create(actor=request.user, **data))
+    if form.errors:
+        return _environments_page(request, status=error_status(form), **{"": form})
+    messages.success(request, f"Created the environment {created.slug}.")
+    return redirect("prompts:environments")
+
+
+@login_required
+@require_POST
+def environment_update(request: HttpRequest, environment: str) -> HttpResponse:
+    require_or_403(permissions.is_staff(request.user), "Only staff configure environments.")
+    target = Environment.objects.filter(slug=environment).first()
+    if target is None:
+        raise Http404(f"No environment {environment}.")
+    form = EnvironmentForm(request.POST, environment=target)
+    submit(
+        form,
+        lambda data: services.environment_update(actor=request.user, environment=target, **data),
+    )
+    if form.errors:
+        return _environments_page(request, status=error_status(form), **{target.slug: form})
+    messages.success(request, f"Saved the environment {target.slug}.")
+    return redirect(f"{reverse('prompts:environments')}#environment-{target.slug}")

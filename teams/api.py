@@ -42,7 +42,7 @@ class UserListCreate(generics.ListAPIView):
             return self.queryset
         if not permissions.is_staff(self.request.user):
             raise PermissionDenied("Only staff list users.")
-        return User.objects.prefetch_related("groups").order_by("username")
+        return selectors.people()
 
     @extend_schema(request=s.UserCreateSerializer, responses={201: s.UserSerializer})
     def post(self, request: Request) -> Response:

@@ -88,3 +88,22 @@ class TokenForm(PageForm):
         if day is None:
             return None
         return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+
+
+ACCESS_CHANGES = {
+    "deactivate": {"is_active": False},
+    "reactivate": {"is_active": True},
+    "make_staff": {"is_staff": True},
+    "remove_staff": {"is_staff": False},
+    "make_auditor": {"is_auditor": True},
+    "remove_auditor": {"is_auditor": False},
+}
+
+
+class AccessForm(forms.Form):
+    """One button of the People page: which change to a person's access."""
+
+    change = forms.ChoiceField(choices=[(name, name) for name in ACCESS_CHANGES])
+
+    def changes(self) -> dict[str, bool]:
+        return ACCESS_CHANGES[self.cleaned_data["change"]]

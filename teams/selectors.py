@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from portal.audit.permissions import AUDITORS_GROUP
 from portal.errors import NotFound
 from teams import permissions
 from teams.models import ApiToken, Membership, Namespace, Team
@@ -35,6 +36,18 @@ def namespace_get(*, user: Principal, slug: str) -> Namespace:
 def user_by_username(*, username: str, active_only: bool = True) -> AbstractBaseUser | None:
     users = get_user_model().objects.filter(username=username)
     return (users.filter(is_active=True) if active_only else users).first()
+
+
+def people(*, query: str = "") -> QuerySet:
+    """Everyone, for staff, with `is_auditor` (in the auditors group)."""
+    User = get_user_model()
+    auditor = User.groups.through.objects.filter(
+        user_id=OuterRef("pk"), group__name=AUDITORS_GROUP
+    )
+    users = User.objects.annotate(is_auditor=Exists(auditor)).order_by("username")
+    if query:
+        users = users.filter(Q(username__icontains=query) | Q(email__icontains=query))
+    return users
 
 
 def team_by_slug(*, slug: str) -> Team | None:

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_POST
 from portal.web import error_status, error_text, found, report, require_or_403, submit
 from teams import permissions, selectors, services, tokens
 from teams.forms import (
+    AccessForm,
     ActionForm,
     MemberAddForm,
     MemberRoleForm,
@@ -205,3 +207,34 @@ def token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
     submit(form, lambda _: tokens.token_revoke(actor=request.user, token=token))
     report(request, form, f"Revoked the token {token.name} ({token.prefix}).")
     return redirect("teams:tokens")
+
+
+# --- People (staff) -------------------------------------------------------------------------
+
+PEOPLE_PER_PAGE = 100
+
+
+@login_required
+def people(request: HttpRequest) -> HttpResponse:
+    require_or_403(permissions.is_staff(request.user), "Only staff manage people's access.")
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:150]
+    page = Paginator(selectors.people(query=query), PEOPLE_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "teams/people.html", {"page": page, "query": query})
+
+
+@login_required
+@require_POST
+def person_update(request: HttpRequest, username: str) -> HttpResponse:
+    require_or_403(permissions.is_staff(request.user), "Only staff manage people's access.")
+    person = selectors.user_by_username(username=username, active_only=False)
+    if person is None:
+        raise Http404(f"No user {username}.")
+    form = AccessForm(request.POST)
+    submit(
+        form,
+        lambda _: services.user_update(actor=request.user, user=person, **form.changes()),
+    )
+    report(request, form, f"{username}: {form.data.get('change', '').replace('_', ' ')} done.")
+    return redirect(f"{reverse('teams:people')}?q={username}")
