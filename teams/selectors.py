@@ -41,9 +41,7 @@ def user_by_username(*, username: str, active_only: bool = True) -> AbstractBase
 def people(*, query: str = "") -> QuerySet:
     """Everyone, for staff, with `is_auditor` (in the auditors group)."""
     User = get_user_model()
-    auditor = User.groups.through.objects.filter(
-        user_id=OuterRef("pk"), group__name=AUDITORS_GROUP
-    )
+    auditor = User.groups.through.objects.filter(user_id=OuterRef("pk"), group__name=AUDITORS_GROUP)
     users = User.objects.annotate(is_auditor=Exists(auditor)).order_by("username")
     if query:
         users = users.filter(Q(username__icontains=query) | Q(email__icontains=query))

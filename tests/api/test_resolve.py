@@ -153,6 +153,23 @@ def test_warm_resolve_with_a_service_token_touches_no_database(
     assert warm.json() == cold.json()
 
 
+def test_a_warm_resolve_reads_redis_once_with_one_mget(world, settings):
+    server = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    world.get()
+    world.get()  # the token's last-use note is queued once a minute, not now
+    server.config_resetstat()
+
+    assert world.get().status_code == 200
+
+    calls = {
+        name.removeprefix("cmdstat_"): stats["calls"]
+        for name, stats in server.info("commandstats").items()
+    }
+    calls.pop("info", None)
+    calls.pop("config|resetstat", None)
+    assert calls == {"mget": 1}
+
+
 def test_a_cold_resolve_with_a_warm_token_costs_one_query(world, django_assert_num_queries):
     world.get()
     cache.delete("resolve:gen:p:support/greet")
