@@ -6,13 +6,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from portal.errors import DomainError, Invalid
+from portal.errors import DomainError, ErrorCode, Invalid
+from portal.transactions import is_retryable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:prompt-portal:problem:"
@@ -94,18 +95,26 @@ def _from_exception(exc: Exception) -> tuple[int, str, str, dict[str, list[str]]
     if isinstance(exc, DomainError):
         return exc.status, exc.code, exc.detail, None
     if isinstance(exc, Http404):
-        return 404, "not_found", str(exc) or "Not found.", None
+        return 404, ErrorCode.NOT_FOUND, str(exc) or "Not found.", None
     if isinstance(exc, DjangoPermissionDenied):
-        return 403, "permission_denied", str(exc) or "You may not do this.", None
+        return 403, ErrorCode.PERMISSION_DENIED, str(exc) or "You may not do this.", None
+    if isinstance(exc, OperationalError) and is_retryable(exc):
+        # A deadlock or serialization failure outside a service's own retry: nothing changed.
+        return 409, ErrorCode.CONCURRENT_WRITE, "A concurrent change collided; try again.", None
     if isinstance(exc, DataError):
         # Input the database cannot store or compare (NUL characters, out-of-range numbers).
-        return 422, "invalid", "A value in the request cannot be stored or searched for.", None
+        return (
+            422,
+            ErrorCode.INVALID,
+            "A value in the request cannot be stored or searched for.",
+            None,
+        )
     if isinstance(exc, DjangoValidationError):
         errors = flatten_errors(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-        return 422, "invalid", _summary(errors), errors
+        return 422, ErrorCode.INVALID, _summary(errors), errors
     if isinstance(exc, exceptions.ValidationError):
         errors = flatten_errors(exc.detail)
-        return 422, "invalid", _summary(errors) if errors else "Invalid input.", errors
+        return 422, ErrorCode.INVALID, _summary(errors) if errors else "Invalid input.", errors
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
