@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django_redis.compressors.identity import IdentityCompressor
 from django_redis.exceptions import ConnectionInterrupted
 from redis.backoff import NoBackoff
 from redis.connection import Connection, ConnectionPool, SSLConnection
@@ -120,6 +121,23 @@ class FailFastConnectionPool(ConnectionPool):
         super().__init__(
             connection_class=fail_fast.get(connection_class, connection_class), **kwargs
         )
+
+
+def read_many(keys: list[str]) -> dict[str, Any]:
+    """`cache.get_many` for the hot path (a warm resolve): one MGET without django-redis's
+    per-call wrappers and per-value integer probe. Never raises: an unavailable Redis is a
+    miss, as with `IGNORE_EXCEPTIONS`."""
+    client = getattr(cache, "client", None)
+    if client is None:
+        return cache.get_many(keys)
+    decode = client.decode
+    if isinstance(client._compressor, IdentityCompressor):
+        decode = client._serializer.loads  # all that `decode` does to the values stored here
+    try:
+        values = client.get_client(write=False).mget([cache.make_key(key) for key in keys])
+    except (RedisError, OSError):
+        return {}
+    return {key: decode(value) for key, value in zip(keys, values, strict=True) if value}
 
 
 def write_now(*, delete: list[str], set_values: Mapping[str, Any], timeout: int | None) -> bool:

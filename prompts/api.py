@@ -3,7 +3,6 @@
 import re
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 from portal.api.permissions import IsPersonOrService, IsPersonOrServiceReading
 from portal.api.schema import ProblemSerializer
 from portal.api.views import parse, parse_query
+from portal.cache import read_many
 from portal.converters import version_number
 from portal.errors import Invalid, NotFound
 from portal.validators import SLUG_PATTERN
@@ -211,7 +211,7 @@ class Resolve(APIView):
             environment=request.GET.get("environment", "production"),
             version=version_number(request.GET.get("version")),
         )
-        self.cached = cache.get_many([*keys, *([token_key] if token_key else [])])
+        self.cached = read_many([*keys, *([token_key] if token_key else [])])
         if token_key and request.method == "GET":
             warm = self._warm(request, kwargs, self.cached.get(token_key))
             if warm is not None:
