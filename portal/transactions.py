@@ -6,10 +6,9 @@ writes of the first attempt are rolled back, its on-commit work dropped). A seco
 a `Conflict` (409, `concurrent_write`): never a 500. Nested calls join the outer transaction,
 which retries as a whole.
 
-Locks are always taken in this order (docs/locking.md): user → team(s, by id) → namespace →
-promotion scope → environment → prompt → deployment → promotion request → outbox → audit
-chain head. The audit head comes last: every service appends its entries after it has locked
-everything it changes.
+Locks are always taken in this order (docs/locking.md): user → team (by id) → namespace →
+promotion scope → prompt → deployment → promotion request → audit chain head. The audit head
+comes last: every service appends its entries after it has locked everything it changes.
 """
 
 import functools
