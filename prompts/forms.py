@@ -141,31 +141,18 @@ class VersionForm(forms.Form):
 
 
 class EnvironmentForm(PageForm):
-    """What staff configure about an environment (`ENVIRONMENT_SETTINGS`); the service checks
-    the rules (an approval environment needs at least one approval, orders are unique)."""
-
-    name = forms.CharField(max_length=100)
-    order = forms.IntegerField(
-        min_value=0, max_value=32767, help_text="Environments run in this order, low to high."
-    )
-    requires_approval = forms.BooleanField(required=False)
-    min_approvals = forms.IntegerField(
-        min_value=0, max_value=32767, help_text="How many distinct reviewers must approve."
-    )
-    protected = forms.BooleanField(
-        required=False, help_text="Only staff grant promotion rights here."
-    )
-    requires_evaluation = forms.BooleanField(required=False)
+    """What staff configure about an environment: the model's `ENVIRONMENT_SETTINGS` fields
+    (no list of its own); the service checks the rules (an approval environment needs at
+    least one approval, orders are unique)."""
 
     def __init__(self, *args: Any, environment: Environment | None = None, **kwargs: Any):
         self.id_prefix = f"environment-{environment.slug}" if environment else "new-environment"
         if environment is not None and not args and "data" not in kwargs:
             kwargs["initial"] = {name: getattr(environment, name) for name in ENVIRONMENT_SETTINGS}
         super().__init__(*args, **kwargs)
+        self.fields.update(forms.fields_for_model(Environment, fields=ENVIRONMENT_SETTINGS))
         self.environment = environment
 
 
 class EnvironmentCreateForm(EnvironmentForm):
-    field_order = ["slug"]
-
     slug = forms.CharField(max_length=63, help_text=SLUG_HELP)
