@@ -189,9 +189,9 @@ class PromotionRights(NamespaceScoped, generics.GenericAPIView):
         rights = selectors.promotion_rights(namespace=self.namespace())
         return Response(s.PromotionRightSerializer(rights, many=True).data)
 
-    def _holder(self, data: dict) -> dict:
+    def _holder(self, data: dict, *, active_only: bool = True) -> dict:
         if "username" in data:
-            return {"user": user_named(data["username"])}
+            return {"user": user_named(data["username"], active_only=active_only)}
         return {"team": team_named(data["team"])}
 
     @extend_schema(
@@ -230,7 +230,7 @@ class PromotionRights(NamespaceScoped, generics.GenericAPIView):
             actor=request.user,
             namespace=self.namespace(),
             environment=data["environment"],
-            **self._holder(data),
+            **self._holder(data, active_only=False),  # a deactivated person's right too
         )
         if not removed:
             raise NotFound("There is no such promotion right.")

@@ -128,8 +128,8 @@ class PromotionScope(models.Model):
     """One namespace in one environment: the object that promotion rights are granted on.
 
     Holders of its `promote` permission (users, or a team's members group) approve
-    promotions into that environment and roll it back. Grants and revocations lock the row,
-    so decisions that check a right serialize with changes of it.
+    promotions into that environment and roll it back. Grants and revocations lock the row
+    (after the namespace and its team), so changes of one right serialize.
     """
 
     namespace = models.ForeignKey(

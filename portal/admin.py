@@ -1,8 +1,11 @@
 """The admin is for inspection. Governance data changes only through the services (the portal
 pages and the API), which check rights, audit and invalidate caches; so every model here is
-read-only: no add, change, delete, bulk action or history revert.
+read-only: no add, change, delete, bulk action or history revert. Celery beat's schedules too:
+the outbox drain they run is part of the freshness contract (their source is the
+`CELERY_BEAT_SCHEDULE` setting, which beat loads at start).
 
-`InspectOnly` is what every app's admin classes build on."""
+`InspectOnly` is what every app's admin classes build on. Every active staff member may look;
+model permissions play no part (nothing grants them)."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -17,6 +20,12 @@ class InspectOnly:
     nothing more than view permission."""
 
     actions = None
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -35,6 +44,13 @@ class InspectOnly:
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
+for _model, _model_admin in list(admin.site._registry.items()):
+    if _model._meta.app_label == "django_celery_beat":
+        admin.site.unregister(_model)
+        admin.site.register(
+            _model,
+            type(type(_model_admin).__name__, (InspectOnly, type(_model_admin)), {"inlines": []}),
+        )
 
 
 @admin.register(User)

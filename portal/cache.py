@@ -36,7 +36,8 @@ class Breaker:
     """Opens for `CACHE_RETRY_AFTER` seconds when Redis times out or refuses a connection;
     while open, calls fail at once instead of waiting."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name
         self._open_until = 0.0
         self._lock = threading.Lock()
 
@@ -49,14 +50,19 @@ class Breaker:
             self._open_until = time.monotonic() + settings.CACHE_RETRY_AFTER
         if first:
             logger.warning(
-                "Redis failed (%s); not asking it for %s s", error, settings.CACHE_RETRY_AFTER
+                "%s failed (%s); not asking it for %s s",
+                self.name,
+                error,
+                settings.CACHE_RETRY_AFTER,
             )
 
     def close(self) -> None:
         self._open_until = 0.0
 
 
-breaker = Breaker()
+breaker = Breaker("Redis")
+# The Celery broker (Redis too, maybe another server): publishes skip it while it fails.
+broker_breaker = Breaker("The Celery broker")
 _bypass: ContextVar[bool] = ContextVar("cache_breaker_bypass", default=False)
 
 

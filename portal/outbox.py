@@ -15,12 +15,15 @@ from typing import Any
 from celery import Task, current_app
 from django.conf import settings
 from django.db import connection, transaction
+from kombu.exceptions import OperationalError
 
-from portal.cache import breaker, write_now
+from portal.cache import broker_breaker, write_now
 from portal.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 DRAIN_BATCH = 500
+# A message that failed this often is left alone (a renamed task, say): shown in the admin.
+MAX_ATTEMPTS = 50
 _PENDING = "_outbox_pending"
 
 
@@ -93,42 +96,71 @@ def _task(name: str) -> Task:
     return app.tasks[name]
 
 
-def _publish(message: OutboxMessage) -> bool:
-    if breaker.is_open():
-        message.last_error = "Redis failed recently; left for the beat task."
+def publish(task: Task, *args: Any) -> bool:
+    """Send a task now, waiting at most one socket timeout (no retries), or not at all while
+    the broker is failing. True once the broker took it."""
+    if broker_breaker.is_open():
         return False
     try:
-        with transaction.atomic():  # an eager task that fails undoes only its own writes
-            _task(message.payload["task"]).apply_async(args=message.payload["args"], retry=False)
-    except Exception as exc:
-        logger.error("could not publish %s: %s", message.payload["task"], exc)
-        message.last_error = str(exc)[:500]
+        task.apply_async(args=args, retry=False)
+    except (OperationalError, OSError) as exc:  # kombu's "cannot reach the broker"
+        broker_breaker.trip(exc)
         return False
     return True
 
 
+def _publish(message: OutboxMessage) -> bool | None:
+    """True: published. False: the broker is unreachable (stop, try the rest later). None:
+    this message failed on its own (unknown task, an eager task that raised): skip it."""
+    try:
+        with transaction.atomic():  # an eager task that fails undoes only its own writes
+            if publish(_task(message.payload["task"]), *message.payload["args"]):
+                return True
+    except Exception as exc:
+        logger.exception("outbox task %s failed", message.payload["task"])
+        message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        return None
+    message.last_error = "The broker is unreachable; left for the beat task."
+    return False
+
+
+def _pending(kind: str, ids: list[int] | None, limit: int) -> list[OutboxMessage]:
+    """The oldest owed messages of one kind (or these). The beat drain skips rows another
+    drainer holds; a drain after commit waits for it, so its messages are delivered (or
+    found delivered) before the response goes out."""
+    pending = OutboxMessage.objects.select_for_update(skip_locked=ids is None).filter(
+        kind=kind, attempts__lt=MAX_ATTEMPTS
+    )
+    if ids is not None:
+        pending = pending.filter(pk__in=ids)
+    return list(pending.order_by("pk")[:limit])
+
+
 def drain(*, ids: list[int] | None = None, limit: int = DRAIN_BATCH) -> int:
-    """Deliver owed messages (these, or the oldest `limit`); returns how many were delivered.
-    Rows another drainer holds are skipped, so concurrent drains deliver each message once."""
+    """Deliver owed messages (these, or the oldest `limit` of each kind); returns how many
+    were delivered. Invalidations first; then tasks, unless Redis just failed. A message that
+    fails on its own does not hold up the others; after `MAX_ATTEMPTS` it is left for a
+    person to look at (the admin lists it with its last error)."""
     with transaction.atomic():
-        pending = OutboxMessage.objects.select_for_update(skip_locked=True).order_by("pk")
-        if ids is not None:
-            pending = pending.filter(pk__in=ids)
-        messages = list(pending[:limit])
-        if not messages:
-            return 0
-        caches = [m for m in messages if m.kind == OutboxMessage.Kind.CACHE]
+        caches = _pending(OutboxMessage.Kind.CACHE, ids, limit)
+        tasks = _pending(OutboxMessage.Kind.TASK, ids, limit)
+        attempted = list(caches)
         delivered = caches if caches and _deliver_cache(caches) else []
-        if len(delivered) == len(caches):  # Redis answered: publish the tasks too
-            for message in (m for m in messages if m.kind == OutboxMessage.Kind.TASK):
-                if not _publish(message):
+        if len(delivered) == len(caches):
+            for message in tasks:
+                attempted.append(message)
+                outcome = _publish(message)
+                if outcome is False:
                     break
-                delivered.append(message)
+                if outcome:
+                    delivered.append(message)
         done = {message.pk for message in delivered}
         OutboxMessage.objects.filter(pk__in=done).delete()
-        failed = [message for message in messages if message.pk not in done]
+        failed = [message for message in attempted if message.pk not in done]
         for message in failed:
             message.attempts += 1
+            if message.attempts == MAX_ATTEMPTS:
+                logger.error("outbox message %s gave up: %s", message.pk, message.last_error)
         OutboxMessage.objects.bulk_update(failed, ["attempts", "last_error"])
     if failed:
         logger.warning("%d outbox messages wait for Redis", len(failed))

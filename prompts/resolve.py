@@ -45,16 +45,21 @@ class Resolved:
         return json.loads(self.body_json)
 
 
+# Part of every key: a Redis kept across an upgrade that changed the entries' shape holds old
+# entries under other names, which nobody reads and which expire.
+KEY_VERSION = "v2"
+
+
 def _prompt_gen_key(full_name: str) -> str:
-    return f"resolve:gen:p:{full_name}"
+    return f"resolve:{KEY_VERSION}:gen:p:{full_name}"
 
 
 def _namespace_gen_key(namespace: str) -> str:
-    return f"resolve:gen:ns:{namespace}"
+    return f"resolve:{KEY_VERSION}:gen:ns:{namespace}"
 
 
 def _entry_key(environment: str, namespace: str, name: str, version: int | None) -> str:
-    return f"resolve:{environment}:{namespace}/{name}:{version or 'live'}"
+    return f"resolve:{KEY_VERSION}:{environment}:{namespace}/{name}:{version or 'live'}"
 
 
 def cache_keys(*, namespace: str, name: str, environment: str, version: int | None) -> list[str]:
@@ -147,7 +152,7 @@ def resolve(
     found = cached if cached is not None else cache.get_many(keys)
     generations = _generations(found, keys)
     entry = found.get(keys[0])
-    if not entry or generations is None or entry["generations"] != generations:
+    if not entry or generations is None or entry.get("generations") != generations:
         entry = _load(user, namespace, name, environment, version)
         if generations is not None:
             entry["generations"] = generations
@@ -181,7 +186,7 @@ def resolve_warm(
     if (
         not entry
         or entry.get("gone")
-        or entry["generations"] != [cached.get(keys[1]), cached.get(keys[2])]
+        or entry.get("generations") != [cached.get(keys[1]), cached.get(keys[2])]
         or entry["namespace_id"] not in token.namespace_ids
     ):
         return None

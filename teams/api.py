@@ -16,10 +16,11 @@ from teams.models import ApiToken, Membership, Team
 User = get_user_model()
 
 
-def user_named(username: str, field: str = "username"):
-    user = selectors.user_by_username(username=username)
+def user_named(username: str, field: str = "username", *, active_only: bool = True):
+    user = selectors.user_by_username(username=username, active_only=active_only)
     if user is None:
-        raise Invalid.field(field, f"No active user named {username!r}.")
+        which = "active user" if active_only else "user"
+        raise Invalid.field(field, f"No {which} named {username!r}.")
     return user
 
 

@@ -85,7 +85,10 @@ def user_create(
 def _lock_users(*users: AbstractBaseUser) -> dict[int, AbstractBaseUser]:
     ids = sorted({user.pk for user in users})
     User = get_user_model()
-    return {user.pk: user for user in User.objects.select_for_update().filter(pk__in=ids)}
+    # NO KEY: rows that merely point at these users (reviews, deployments) take key-share
+    # locks on them, which must not wait for this.
+    locked = User.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+    return {user.pk: user for user in locked}
 
 
 @atomic_write

@@ -224,7 +224,5 @@ def token_touch(record: TokenRecord) -> None:
         f"auth-token-touched:{record.prefix}", 1, TOUCH_INTERVAL_SECONDS
     ):
         return
-    try:
-        token_mark_used.apply_async((record.id, timezone.now().isoformat()), retry=False)
-    except Exception:  # a broker outage must not fail the request it only bookkeeps
-        logger.warning("could not queue last-used note for token %s", record.prefix, exc_info=True)
+    if not outbox.publish(token_mark_used, record.id, timezone.now().isoformat()):
+        logger.warning("could not queue the last-use note of token %s", record.prefix)

@@ -1,6 +1,7 @@
 """Portal pages for access control: teams and members, personal tokens."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -237,4 +238,4 @@ def person_update(request: HttpRequest, username: str) -> HttpResponse:
         lambda _: services.user_update(actor=request.user, user=person, **form.changes()),
     )
     report(request, form, f"{username}: {form.data.get('change', '').replace('_', ' ')} done.")
-    return redirect(f"{reverse('teams:people')}?q={username}")
+    return redirect(f"{reverse('teams:people')}?{urlencode({'q': username})}")

@@ -3,7 +3,7 @@ import importlib
 import pytest
 from django.core.cache import cache
 
-from portal.cache import breaker
+from portal.cache import breaker, broker_breaker
 from prompts.models import Environment
 from prompts.services import version_create
 from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, UserFactory
@@ -70,9 +70,11 @@ def _empty_cache():
     """Each test starts with an empty Redis cache (token lookups, failure counters) and a
     closed breaker (a fault test may have opened it)."""
     breaker.close()
+    broker_breaker.close()
     cache.clear()
     yield
     breaker.close()
+    broker_breaker.close()
     cache.clear()
 
 

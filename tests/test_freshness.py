@@ -29,7 +29,15 @@ from tests.factories import (
     UserFactory,
     system_actor,
 )
-from tests.live import Celery, PrivateRedis, Server, process_environment, request, wait_for
+from tests.live import (
+    Celery,
+    PrivateRedis,
+    Server,
+    free_port,
+    process_environment,
+    request,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -283,3 +291,31 @@ def test_during_a_redis_freeze_requests_answer_within_about_a_second(
     drain_outbox()
     assert not OutboxMessage.objects.exists()
     assert world.version(server) == 2
+
+
+def test_a_broker_that_refuses_connections_costs_no_request_more_than_a_moment(servers):
+    """The cache is up, the broker is not: publishes fail at once, and what a write queued
+    waits in the outbox."""
+    world = World()
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    server = servers(CELERY_BROKER_URL=closed)
+
+    first_use = world.resolve(server)  # queues the token's last-use note
+    status, seconds, created = world.call(
+        server,
+        "POST",
+        "promotions/",
+        "max",
+        {
+            "prompt": "support/greet",
+            "version": 2,
+            "environment": "production",
+            "justification": "x",
+        },
+    )
+
+    assert first_use[0] == 200
+    assert first_use[1] < ABOUT_A_SECOND
+    assert (status, created["state"]) == (201, "pending")
+    assert seconds < ABOUT_A_SECOND
+    assert list(OutboxMessage.objects.values_list("kind", flat=True)) == ["task"]

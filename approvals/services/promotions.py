@@ -250,7 +250,14 @@ def can_decide(request: PromotionRequest, reviewer: Principal) -> bool:
 
 
 def _locked_for_decision(request: PromotionRequest) -> PromotionRequest:
+    """The prompt, the deployment the request may move, the request: in that order, before
+    anything is checked or audited (the audit chain head comes last)."""
     lock_prompt(request.prompt)
+    list(
+        Deployment.objects.select_for_update(of=("self",)).filter(
+            prompt_id=request.prompt_id, environment_id=request.environment_id
+        )
+    )
     return _lock_request(request)
 
 

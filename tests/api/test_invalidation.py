@@ -98,7 +98,7 @@ def test_everything_cached_expires_within_the_max_age(world, settings):
 
 @transaction.atomic
 def _failing_change() -> None:
-    outbox.invalidate("resolve:gen:p:support/greet")
+    outbox.invalidate("resolve:v2:gen:p:support/greet")
     raise RuntimeError("the change fails")
 
 
@@ -132,3 +132,21 @@ def test_delivered_messages_leave_the_outbox_and_the_cache(
     assert cache.get("tombstone") == "revoked"
     assert not OutboxMessage.objects.exists()
     assert drain_outbox() == 0
+
+
+def test_a_message_that_fails_on_its_own_does_not_hold_up_the_others(world, caplog):
+    renamed = OutboxMessage.objects.create(
+        kind=OutboxMessage.Kind.TASK, payload={"task": "approvals.tasks.renamed", "args": []}
+    )
+    with transaction.atomic():
+        outbox.enqueue("approvals.tasks.notify_promotion_event", 0, "requested")
+        outbox.invalidate("probe")
+
+    assert drain_outbox() == 2
+    renamed.refresh_from_db()
+    assert renamed.attempts == 1
+    assert "NotRegistered" in renamed.last_error
+
+    OutboxMessage.objects.filter(pk=renamed.pk).update(attempts=outbox.MAX_ATTEMPTS)
+    assert drain_outbox() == 0  # left for a person: the admin lists it
+    assert OutboxMessage.objects.get(pk=renamed.pk).attempts == outbox.MAX_ATTEMPTS

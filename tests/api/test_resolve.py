@@ -12,6 +12,7 @@ from portal.cache import breaker
 from portal.models import OutboxMessage
 from portal.tasks import drain_outbox
 from prompts.lifecycle import prompt_deprecate, prompt_retire
+from prompts.resolve import cache_keys
 from prompts.services import deployment_set, prompt_create, version_create
 from prompts.templating import placeholders
 from tests.api.conftest import personal_client, problem
@@ -70,14 +71,22 @@ def test_a_version_that_is_not_a_number_is_a_problem_not_a_server_error(world, v
     assert "version" in problem(response)["errors"]
 
 
-def test_unknown_environments_leave_nothing_in_the_cache(world):
+def test_unknown_environments_leave_no_answer_in_the_cache(world):
     for slug in ("moon", "mars"):
         response = world.service.get("/api/v1/resolve/support/greet/", {"environment": slug})
         assert response.status_code == 422
 
-    assert cache.get("resolve:gen:moon") is None
-    assert cache.get("resolve:gen:mars") is None
-    assert cache.get("resolve:moon:support/greet:live") is None
+    world.get()
+    assert cache.keys("resolve:v2:production:*")  # what is cached, and where
+    assert cache.keys("resolve:v2:moon:*") == cache.keys("resolve:v2:mars:*") == []
+
+
+def test_an_answer_cached_in_another_shape_is_a_miss_not_an_error(world):
+    """A Redis kept across an upgrade may hold entries without `generations`."""
+    key, *_ = cache_keys(namespace="support", name="greet", environment="production", version=None)
+    cache.set(key, {"generation": "old", "body_json": b"{}", "etag": '"x"', "headers": {}}, 60)
+
+    assert world.get().json()["version"] == 1
 
 
 def test_http_caching_etag_304_and_headers(world):
@@ -172,7 +181,7 @@ def test_a_warm_resolve_reads_redis_once_with_one_mget(world, settings):
 
 def test_a_cold_resolve_with_a_warm_token_costs_one_query(world, django_assert_num_queries):
     world.get()
-    cache.delete("resolve:gen:p:support/greet")
+    cache.delete("resolve:v2:gen:p:support/greet")
 
     with django_assert_num_queries(1):
         assert world.get().json()["version"] == 1
