@@ -7,8 +7,8 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         from approvals import permissions
-        from approvals.services import promotions
+        from approvals.services import sweeps
         from teams import hooks
 
         hooks.namespace_readers.register(permissions.reviewed_namespaces)
-        hooks.access_gained.register(promotions.access_gained)
+        hooks.access_gained.register(sweeps.access_gained)

@@ -81,7 +81,9 @@ def test_embedded_default_uses_sqlite_eager_celery_and_local_memory_cache(tmp_pa
     assert debug == "True"
 
 
-def test_production_settings_use_postgresql_and_redis():
+def test_production_settings_are_read_from_the_environment():
+    """Parsing only (nothing connects to these hosts): the tests above use the suite's real
+    PostgreSQL and Redis."""
     result = _django_setting_probe(
         {
             "DATABASE_URL": "postgres://u:p@db.example:5432/portal",

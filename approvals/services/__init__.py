@@ -2,19 +2,21 @@
 
 from approvals.services.promotions import (
     can_decide,
-    expire_stale_requests,
     four_eyes_refusal,
     may_cancel,
     promotion_approve,
     promotion_cancel,
-    promotion_reevaluate,
     promotion_reject,
     promotion_request,
-    reevaluate_pending,
     was_deployed,
 )
 from approvals.services.rights import promotion_right_grant, promotion_right_revoke
 from approvals.services.rollback import previous_versions, rollback
+from approvals.services.sweeps import (
+    expire_stale_requests,
+    promotion_reevaluate,
+    reevaluate_pending,
+)
 
 __all__ = [
     "can_decide",

@@ -62,7 +62,7 @@ def _request_summary(request: PromotionRequest) -> dict:
     }
 
 
-def _audit_request(
+def audit_request(
     actor: Principal | None,
     action: str,
     request: PromotionRequest,
@@ -83,14 +83,14 @@ def _audit_request(
     )
 
 
-def _close(request: PromotionRequest, transition) -> None:
+def close(request: PromotionRequest, transition) -> None:
     """Move a pending request to a final state now."""
     transition()
     request.decided_at = timezone.now()
     request.save()
 
 
-def _notify(request: PromotionRequest, event: str) -> None:
+def notify(request: PromotionRequest, event: str) -> None:
     outbox.enqueue("approvals.tasks.notify_promotion_event", request.pk, event)
 
 
@@ -178,7 +178,7 @@ def promotion_request(
         .order_by("pk")
     )
     for stale in older:
-        _close(stale, stale.mark_superseded)
+        close(stale, stale.mark_superseded)
     request = PromotionRequest.objects.create(
         prompt=prompt,
         version=version,
@@ -192,9 +192,9 @@ def promotion_request(
     for stale in older:
         stale.superseded_by = request
         stale.save(update_fields=["superseded_by"])
-        _audit_request(actor, "promotion.superseded", stale, superseded_by=request.pk)
-        _notify(stale, "superseded")
-    _audit_request(
+        audit_request(actor, "promotion.superseded", stale, superseded_by=request.pk)
+        notify(stale, "superseded")
+    audit_request(
         actor,
         "promotion.override" if request.override else "promotion.requested",
         request,
@@ -204,17 +204,17 @@ def promotion_request(
     )
     if request.required_approvals == 0:
         _apply(request, actor)
-    _notify(request, "requested" if request.is_open else "applied")
+    notify(request, "requested" if request.is_open else "applied")
     return request
 
 
-def _is_stale(request: PromotionRequest) -> bool:
+def is_stale(request: PromotionRequest) -> bool:
     max_age = dt.timedelta(days=settings.PROMOTION_REQUEST_MAX_AGE_DAYS)
     return request.is_open and request.created_at <= timezone.now() - max_age
 
 
 def _require_open(request: PromotionRequest) -> None:
-    if _is_stale(request):
+    if is_stale(request):
         raise Conflict(
             f"Request #{request.pk} is older than {settings.PROMOTION_REQUEST_MAX_AGE_DAYS} days "
             "and has expired; request the promotion again.",
@@ -243,13 +243,13 @@ def can_decide(request: PromotionRequest, reviewer: Principal) -> bool:
     return (
         permissions.is_user(reviewer)
         and request.is_open
-        and not _is_stale(request)
+        and not is_stale(request)
         and four_eyes_refusal(request, reviewer) is None
         and rights.holds_promotion_right(reviewer, request.prompt.namespace, request.environment)
     )
 
 
-def _locked_for_decision(request: PromotionRequest) -> PromotionRequest:
+def locked_for_decision(request: PromotionRequest) -> PromotionRequest:
     """The prompt, the deployment the request may move, the request: in that order, before
     anything is checked or audited (the audit chain head comes last)."""
     lock_prompt(request.prompt)
@@ -269,7 +269,7 @@ def _require_right(reviewer: Principal, request: PromotionRequest) -> None:
     )
 
 
-def _complete(request: PromotionRequest, actor: Principal | None, **details) -> bool:
+def complete(request: PromotionRequest, actor: Principal | None, **details) -> bool:
     """Apply the request when its approvals, counted by `count_approvals` (the count the API
     and the portal show), reach what it requires. Returns whether it was applied."""
     if request.approvals < request.required_approvals:
@@ -288,7 +288,7 @@ def promotion_approve(
     transaction. Approving again (after a right was restored, say) counts once and
     re-evaluates the request."""
     require(permissions.is_user(actor), "Only people approve promotions.")
-    request = _locked_for_decision(request)
+    request = locked_for_decision(request)
     _require_open(request)
     refusal = four_eyes_refusal(request, actor)
     if refusal:
@@ -300,7 +300,7 @@ def promotion_approve(
         defaults={"decision": Review.Decision.APPROVE, "comment": comment or ""},
     )
     (request,) = count_approvals([request])
-    _audit_request(
+    audit_request(
         actor,
         "promotion.approved",
         request,
@@ -309,23 +309,10 @@ def promotion_approve(
         required=request.required_approvals,
         again=not created,
     )
-    if _complete(request, actor):
-        _notify(request, "applied")
+    if complete(request, actor):
+        notify(request, "applied")
     elif created:
-        _notify(request, "approved")
-    return request
-
-
-@atomic_write
-def promotion_reevaluate(*, request: PromotionRequest) -> PromotionRequest:
-    """Apply a pending request whose approvals are complete now (a right was granted back, a
-    reviewer rejoined their team or was reactivated). Safe to run twice."""
-    request = _locked_for_decision(request)
-    if not request.is_open or _is_stale(request) or request.prompt.state == Prompt.State.RETIRED:
-        return request
-    (request,) = count_approvals([request])
-    if _complete(request, None, reevaluated=True):
-        _notify(request, "applied")
+        notify(request, "approved")
     return request
 
 
@@ -336,7 +323,7 @@ def promotion_reject(
     """Any holder of the promotion right ends the request, with a reason."""
     require(permissions.is_user(actor), "Only people reject promotions.")
     comment = require_text(comment, "comment", "A reason for the rejection")
-    request = _locked_for_decision(request)
+    request = locked_for_decision(request)
     _require_open(request)
     _require_right(actor, request)
     Review.objects.update_or_create(
@@ -344,9 +331,9 @@ def promotion_reject(
         reviewer=actor,
         defaults={"decision": Review.Decision.REJECT, "comment": comment},
     )
-    _close(request, request.mark_rejected)
-    _audit_request(actor, "promotion.rejected", request, justification=comment)
-    _notify(request, "rejected")
+    close(request, request.mark_rejected)
+    audit_request(actor, "promotion.rejected", request, justification=comment)
+    notify(request, "rejected")
     return request
 
 
@@ -363,61 +350,13 @@ def promotion_cancel(
     *, actor: Principal, request: PromotionRequest, comment: str = ""
 ) -> PromotionRequest:
     """The requester (or staff, or the namespace's owners) withdraws a pending request."""
-    request = _locked_for_decision(request)
+    request = locked_for_decision(request)
     require(
         may_cancel(request, actor),
         "Only the requester, the namespace's owners or staff cancel a request.",
     )
     _require_open(request)
-    _close(request, request.mark_cancelled)
-    _audit_request(actor, "promotion.cancelled", request, justification=comment or "")
-    _notify(request, "cancelled")
+    close(request, request.mark_cancelled)
+    audit_request(actor, "promotion.cancelled", request, justification=comment or "")
+    notify(request, "cancelled")
     return request
-
-
-@atomic_write
-def _expire_one(request: PromotionRequest) -> bool:
-    request = _locked_for_decision(request)
-    if not _is_stale(request):
-        return False
-    _close(request, request.mark_expired)
-    _audit_request(None, "promotion.expired", request)
-    _notify(request, "expired")
-    return True
-
-
-def expire_stale_requests() -> int:
-    """Expire every pending request older than the configured age, each in its own
-    transaction (so the sweep never holds the audit chain while it waits for the next
-    prompt's lock). Safe to run twice."""
-    cutoff = timezone.now() - dt.timedelta(days=settings.PROMOTION_REQUEST_MAX_AGE_DAYS)
-    stale = PromotionRequest.objects.filter(
-        state=PromotionRequest.State.PENDING, created_at__lte=cutoff
-    ).order_by("pk")
-    return sum(_expire_one(request) for request in stale.select_related("prompt"))
-
-
-def reevaluate_pending(
-    *, namespace_id: int | None = None, environment_id: int | None = None, user_ids=None
-) -> int:
-    """Re-evaluate the pending requests a change of rights may have completed: those in one
-    namespace × environment, or those these users approved. Each in its own transaction."""
-    pending = PromotionRequest.objects.filter(state=PromotionRequest.State.PENDING)
-    if namespace_id is not None:
-        pending = pending.filter(prompt__namespace_id=namespace_id)
-    if environment_id is not None:
-        pending = pending.filter(environment_id=environment_id)
-    if user_ids is not None:
-        pending = pending.filter(
-            reviews__reviewer_id__in=user_ids, reviews__decision=Review.Decision.APPROVE
-        )
-    applied = 0
-    for request in pending.select_related("prompt").distinct().order_by("pk"):
-        applied += promotion_reevaluate(request=request).state == PromotionRequest.State.APPLIED
-    return applied
-
-
-def access_gained(*, user_ids: list[int]) -> None:
-    """Registered as the `teams.hooks.access_gained` hook (inside the change's transaction):
-    approvals these people gave may count again, so re-evaluate their requests after commit."""
-    outbox.enqueue("approvals.tasks.reevaluate_pending", None, None, list(user_ids))
