@@ -2,7 +2,7 @@
 
 Reads and best-effort writes go through Django's `cache`: django-redis answers a miss when
 Redis is away (`IGNORE_EXCEPTIONS`), so callers fall back to the database. Each call waits
-at most `CACHE_SOCKET_TIMEOUT`, and after a timeout or a refused connection this process
+at most `REDIS_SOCKET_TIMEOUT`, and after a timeout or a refused connection this process
 stops asking Redis for `CACHE_RETRY_AFTER` seconds (`breaker`), so a request during a
 Redis freeze pays one short timeout, not one per call.
 
