@@ -22,6 +22,8 @@ class UserSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # Explicit: a read-only model field loses allow_blank, and "" is no `format: email`.
+    email = serializers.EmailField(read_only=True, allow_blank=True)
     is_auditor = serializers.SerializerMethodField()
 
     def get_is_auditor(self, user) -> bool:
@@ -42,17 +44,22 @@ class UserUpdateSerializer(serializers.Serializer):
 
 class UserCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    # No default: an empty default is not a valid `format: email` (strict validators say so).
+    email = serializers.EmailField(required=False, allow_blank=True)
     password = serializers.CharField(write_only=True, trim_whitespace=False)
     is_staff = serializers.BooleanField(required=False, default=False)
 
 
 class TokenSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="prefix", read_only=True, help_text="The token's prefix.")
-    expires_at = serializers.DateTimeField(source="expiry_date", read_only=True)
+    expires_at = serializers.DateTimeField(
+        source="expiry_date", read_only=True, allow_null=True, help_text="null: never expires."
+    )
     created_at = serializers.DateTimeField(source="created", read_only=True)
     namespaces = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ApiToken
