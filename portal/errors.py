@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     INCLUDE_PRIVATE = "include_private"
     RENDER_ERROR = "render_error"
     TOO_LARGE = "too_large"
+    TOO_DEEP = "too_deep"
+    INVALID_TEXT = "invalid_text"
     TOO_SLOW = "too_slow"
     UNDEFINED = "undefined"
     SANDBOX = "sandbox"

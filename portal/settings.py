@@ -187,6 +187,20 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Rendering sandbox (prompts.sandbox) ----------------------------------------------------
+# Every jinja2 render and check runs in a worker process with these hard limits; a breach
+# answers 422 `sandbox` and the worker is replaced.
+RENDER_TIME_LIMIT = float(os.environ.get("RENDER_TIME_LIMIT", "1"))  # wall seconds
+RENDER_CPU_SECONDS = int(os.environ.get("RENDER_CPU_SECONDS", "2"))  # kernel limit per job
+RENDER_MEMORY_MB = int(os.environ.get("RENDER_MEMORY_MB", "256"))  # worker address space
+RENDER_WORKERS = int(os.environ.get("RENDER_WORKERS", "2"))  # per web or Celery process
+
+# --- Input sizes ----------------------------------------------------------------------------
+# A version's template (or all its messages together) and its model_config, in UTF-8 bytes.
+MAX_TEMPLATE_BYTES = int(os.environ.get("MAX_TEMPLATE_BYTES", str(64 * 1024)))
+# Justifications, review comments and descriptions, in UTF-8 bytes.
+MAX_NOTE_BYTES = int(os.environ.get("MAX_NOTE_BYTES", "4096"))
+
 # Resolve answers may be reused by clients for this long (Cache-Control: private, max-age).
 RESOLVE_MAX_AGE_SECONDS = int(os.environ.get("RESOLVE_MAX_AGE_SECONDS", "5"))
 

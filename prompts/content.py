@@ -6,11 +6,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from portal.errors import ErrorCode, Invalid
+from portal.validation import check_json_value, check_text
 from prompts.templating import IDENTIFIER, TEMPLATE_FORMATS, placeholders
 
 CHAT_ROLES = ("system", "user", "assistant", "tool")
-MAX_TEMPLATE_CHARS = 200_000
 MAX_MESSAGES = 200
 
 # Known model_config keys and the checks their values must pass; other keys pass through.
@@ -76,6 +78,7 @@ def _normalize_messages(messages: Any) -> list[dict[str, str]]:
             )
         if not isinstance(content, str) or not content.strip():
             raise Invalid.field("messages", f"Message {index} needs non-empty text content.")
+        check_text(content, field="messages")
         normalized.append({"role": role, "content": content})
     return normalized
 
@@ -102,6 +105,7 @@ def _normalize_model_config(model_config: Any) -> dict[str, Any]:
         return {}
     if not isinstance(model_config, dict):
         raise Invalid.field("model_config", "model_config must be a JSON object.")
+    check_json_value(model_config, field="model_config")
     problems = []
     model = model_config.get("model")
     if model is not None and (not isinstance(model, str) or not model.strip()):
@@ -125,9 +129,12 @@ def _normalize_model_config(model_config: Any) -> dict[str, Any]:
     if problems:
         raise Invalid("The model configuration is invalid.", errors={"model_config": problems})
     try:
-        json.dumps(model_config, allow_nan=False)
+        encoded = json.dumps(model_config, allow_nan=False, ensure_ascii=False)
     except ValueError as exc:
         raise Invalid.field("model_config", "model_config must be finite JSON.") from exc
+    check_text(
+        encoded, field="model_config", limit=settings.MAX_TEMPLATE_BYTES, what="model_config"
+    )
     return model_config
 
 
@@ -156,6 +163,7 @@ def build_content(
             raise Invalid.field("messages", "A text prompt takes 'template', not 'messages'.")
         if not isinstance(template, str) or not template.strip():
             raise Invalid.field("template", "A text prompt needs a non-empty template.")
+        check_text(template, field="template")
         normalized_messages, normalized_template = None, template
     content = VersionContent(
         kind=kind,
@@ -165,8 +173,15 @@ def build_content(
         variables=_normalize_variables(variables),
         model_config=_normalize_model_config(model_config),
     )
-    if sum(len(source) for source in content.sources()) > MAX_TEMPLATE_CHARS:
-        raise Invalid.field("template", f"The content exceeds {MAX_TEMPLATE_CHARS} characters.")
+    size = sum(len(source.encode()) for source in content.sources())
+    if size > settings.MAX_TEMPLATE_BYTES:
+        field = "messages" if kind == "chat" else "template"
+        raise Invalid.field(
+            field,
+            f"The {'messages are' if kind == 'chat' else 'template is'} {size} bytes; "
+            f"at most {settings.MAX_TEMPLATE_BYTES} are allowed.",
+            code=ErrorCode.TOO_LARGE,
+        )
     _check_variables_match(content)
     return content
 

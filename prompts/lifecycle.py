@@ -12,6 +12,7 @@ from django.utils import timezone
 from portal.audit.services import audit
 from portal.errors import Conflict, ErrorCode, Invalid
 from portal.transactions import atomic_write
+from portal.validation import check_note
 from prompts import resolve as resolve_cache
 from prompts.models import Prompt
 from teams import permissions
@@ -41,6 +42,7 @@ def _locked(actor: Principal, prompt: Prompt) -> Prompt:
 
 
 def _save(actor: Principal, prompt: Prompt, action: str, before: dict, justification: str):
+    check_note(justification, field="reason", what="The reason")
     prompt.save()
     audit(
         actor=actor,

@@ -5,7 +5,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from portal.errors import Conflict, ErrorCode
-from portal.validators import SLUG_HELP, SLUG_PATTERN, slug_validator
+from portal.validators import SLUG_HELP, SLUG_PATTERN, note_validator, slug_validator
 from teams.models import Namespace
 
 
@@ -35,7 +35,7 @@ class Prompt(models.Model):
     namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="prompts")
     name = models.CharField(max_length=63, validators=[slug_validator], help_text=SLUG_HELP)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, validators=[note_validator])
     tags = models.ManyToManyField(Tag, blank=True, related_name="prompts")
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     deprecated_at = models.DateTimeField(null=True, blank=True)

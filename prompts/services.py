@@ -1,5 +1,6 @@
 """Writes with business rules for prompts, versions and deployments."""
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,20 +37,55 @@ def _require_edit(actor: Principal, namespace: Namespace) -> None:
     )
 
 
-def _tags_for(names: Iterable[str]) -> list[Tag]:
-    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+MAX_TAGS = 20
+MAX_TAG_CHARS = 50
+
+
+def _tag_slugs(names: Iterable[str]) -> list[str]:
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise Invalid.field("tags", "Tags must be a list of slugs.")
+    names = list(itertools.islice(names, MAX_TAGS * 10 + 1))
+    if not all(isinstance(name, str) for name in names):
         raise Invalid.field("tags", "Tags must be a list of slugs.")
     slugs = sorted(set(names))
+    if len(slugs) > MAX_TAGS:
+        raise Invalid.field(
+            "tags", f"A prompt has at most {MAX_TAGS} tags.", code=ErrorCode.TOO_LARGE
+        )
     for slug in slugs:
+        if len(slug) > MAX_TAG_CHARS:
+            raise Invalid.field(
+                "tags", f"Tags are at most {MAX_TAG_CHARS} characters.", code=ErrorCode.TOO_LARGE
+            )
         try:
             slug_validator(slug)
         except ValidationError as exc:
             raise Invalid.field("tags", f"Invalid tag {slug!r}: {SLUG_HELP}") from exc
-    existing = {tag.slug: tag for tag in Tag.objects.filter(slug__in=slugs)}
-    for slug in slugs:
-        if slug not in existing:
-            existing[slug], _ = Tag.objects.get_or_create(slug=slug)
-    return [existing[slug] for slug in slugs]
+    return slugs
+
+
+def _set_tags(prompt: Prompt, slugs: list[str], old: list[str]) -> None:
+    """Give `prompt` exactly these tags, creating the new ones and deleting the dropped ones
+    no prompt uses any more. Every tag involved is locked first, in slug order (the order
+    every tag writer takes), so a concurrent clean-up never deletes a tag being attached."""
+    dropped = sorted(set(old) - set(slugs))
+    involved = sorted(set(slugs) | set(dropped))
+    rows = {
+        tag.slug: tag
+        for tag in Tag.objects.select_for_update().filter(slug__in=involved).order_by("slug")
+    }
+    missing = [slug for slug in slugs if slug not in rows]
+    if missing:
+        Tag.objects.bulk_create([Tag(slug=slug) for slug in missing], ignore_conflicts=True)
+        rows |= {
+            tag.slug: tag
+            for tag in Tag.objects.select_for_update().filter(slug__in=missing).order_by("slug")
+        }
+    prompt.tags.set([rows[slug] for slug in slugs if slug in rows])
+    if dropped:
+        Tag.objects.filter(
+            pk__in=[rows[slug].pk for slug in dropped if slug in rows], prompts__isnull=True
+        ).delete()
 
 
 @atomic_write
@@ -65,17 +101,17 @@ def prompt_create(
     _require_edit(actor, namespace)
     prompt = Prompt(namespace=namespace, name=name, kind=kind, description=description)
     clean_or_invalid(prompt)
-    tag_rows = _tags_for(tags)
+    slugs = _tag_slugs(tags)
     with conflict_on_integrity_error(f"The prompt {namespace.slug}/{name} already exists."):
         prompt.save()
-    prompt.tags.set(tag_rows)
+    _set_tags(prompt, slugs, [])
     audit(
         actor=actor,
         action="prompt.created",
         object_type="prompt",
         object_id=prompt.full_name,
         namespace=namespace.slug,
-        after=_prompt_state(prompt, [t.slug for t in tag_rows]),
+        after=_prompt_state(prompt, slugs),
     )
     return prompt
 
@@ -112,9 +148,8 @@ def prompt_update(
         prompt.save()
     new_tags = old_tags
     if tags is not None:
-        tag_rows = _tags_for(tags)
-        prompt.tags.set(tag_rows)
-        new_tags = [t.slug for t in tag_rows]
+        new_tags = _tag_slugs(tags)
+        _set_tags(prompt, new_tags, old_tags)
     audit(
         actor=actor,
         action="prompt.changed",

@@ -5,7 +5,7 @@ from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 from simple_history.models import HistoricalRecords
 
-from portal.validators import SLUG_HELP, SLUG_PATTERN, slug_validator
+from portal.validators import SLUG_HELP, SLUG_PATTERN, note_validator, slug_validator
 
 
 class Team(models.Model):
@@ -13,7 +13,7 @@ class Team(models.Model):
         max_length=63, unique=True, validators=[slug_validator], help_text=SLUG_HELP
     )
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, validators=[note_validator])
     created_at = models.DateTimeField(auto_now_add=True)
     # Guardian object permissions on the team's namespaces are granted to these groups;
     # a member sits in the groups of their role and every role below it.
@@ -78,7 +78,7 @@ class Namespace(models.Model):
         max_length=63, unique=True, validators=[slug_validator], help_text=SLUG_HELP
     )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="namespaces")
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, validators=[note_validator])
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.INTERNAL
     )

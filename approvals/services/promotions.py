@@ -17,6 +17,7 @@ from portal import outbox
 from portal.audit.services import audit
 from portal.errors import Conflict, ErrorCode, Invalid, PermissionDenied
 from portal.transactions import atomic_write
+from portal.validation import check_note
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from prompts.services import deployment_set
 from teams import permissions
@@ -41,10 +42,16 @@ def _lock_request(request: PromotionRequest) -> PromotionRequest:
 
 
 def require_text(value: str, field: str, what: str) -> str:
-    value = (value or "").strip()
+    value = optional_text(value, field, what)
     if not value:
         raise Invalid.field(field, f"{what} is required.")
     return value
+
+
+def optional_text(value: str | None, field: str, what: str) -> str:
+    if value is not None and not isinstance(value, str):
+        raise Invalid.field(field, f"{what} must be text.")
+    return check_note((value or "").strip(), field=field, what=what)
 
 
 def refuse_retired(prompt: Prompt) -> None:
@@ -288,6 +295,7 @@ def promotion_approve(
     transaction. Approving again (after a right was restored, say) counts once and
     re-evaluates the request."""
     require(permissions.is_user(actor), "Only people approve promotions.")
+    comment = optional_text(comment, "comment", "The comment")
     request = locked_for_decision(request)
     _require_open(request)
     refusal = four_eyes_refusal(request, actor)
@@ -297,7 +305,7 @@ def promotion_approve(
     _, created = Review.objects.get_or_create(
         request=request,
         reviewer=actor,
-        defaults={"decision": Review.Decision.APPROVE, "comment": comment or ""},
+        defaults={"decision": Review.Decision.APPROVE, "comment": comment},
     )
     (request,) = count_approvals([request])
     audit_request(
@@ -350,6 +358,7 @@ def promotion_cancel(
     *, actor: Principal, request: PromotionRequest, comment: str = ""
 ) -> PromotionRequest:
     """The requester (or staff, or the namespace's owners) withdraws a pending request."""
+    comment = optional_text(comment, "comment", "The comment")
     request = locked_for_decision(request)
     require(
         may_cancel(request, actor),
@@ -357,6 +366,6 @@ def promotion_cancel(
     )
     _require_open(request)
     close(request, request.mark_cancelled)
-    audit_request(actor, "promotion.cancelled", request, justification=comment or "")
+    audit_request(actor, "promotion.cancelled", request, justification=comment)
     notify(request, "cancelled")
     return request

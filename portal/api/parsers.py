@@ -1,24 +1,18 @@
-from typing import Any
-
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
+from portal.validation import check_json_value
 
 
 class StrictJSONParser(JSONParser):
-    """JSON, minus NUL characters, which no text column can store."""
+    """JSON that every part of the portal can store and walk: no NUL characters, no lone
+    surrogates, no nesting beyond MAX_JSON_DEPTH (422 naming the problem). A body nested so
+    deep that the decoder itself gives up is a 400."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        if _contains_nul(data):
-            raise ParseError("NUL characters (\\u0000) are not allowed in text.")
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error: the body nests too deeply.") from exc
+        check_json_value(data)
         return data

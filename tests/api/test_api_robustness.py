@@ -126,5 +126,5 @@ def test_nul_characters_in_bodies_are_refused_clearly(fuzz_client):
         "/api/v1/prompts/", {"namespace": "fuzz", "name": "x\x00y"}, format="json"
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "NUL" in response.json()["detail"]

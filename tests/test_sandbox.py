@@ -1,0 +1,138 @@
+"""The jinja2 sandbox's hard limits (prompts.sandbox): a template that would allocate or spin
+without bound ends in 422 `sandbox` within the time limit, the calling process's memory stays
+where it was, and the next render works. Templates the sandbox would refuse at render are
+refused when the version is created."""
+
+import os
+import resource
+import time
+
+import pytest
+from django.conf import settings
+
+from portal.errors import Invalid
+from prompts.rendering import Source, render
+from prompts.sandbox import sandbox
+from prompts.services import prompt_create
+from prompts.templating import limits, placeholders
+from tests.api.conftest import personal_client, problem
+from tests.factories import NamespaceFactory, system_actor
+
+pytestmark = pytest.mark.django_db
+
+
+def jinja(template: str) -> Source:
+    return Source(template_format="jinja2", template=template, includes={})
+
+
+def max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+BOMBS = {
+    "nested format width": '{{ "{:>{w}}".format("a", w=1000000000)|length }}',
+    "list doubling": (
+        "{% set l = [1] %}{% for i in range(40) %}{% set _ = l.extend(l) %}{% endfor %}"
+        "{{ l|length }}"
+    ),
+    "string doubling": (
+        '{% set ns = namespace(s="ab") %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}'
+        "{% endfor %}{{ ns.s|length }}"
+    ),
+    "percent width": "{{ '%0900000000d' % 1 }}",
+    "endless loop": (
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    ),
+    "huge power": "{% set n = 10 %}{{ ((((n**100)**100)**100)**10) > 1 }}",
+}
+
+
+@pytest.mark.parametrize("template", BOMBS.values(), ids=BOMBS.keys())
+def test_a_bomb_ends_in_sandbox_within_the_limit_and_leaves_this_process_alone(template):
+    render(jinja("warm {{ x }}"), {"x": 1})  # the pool is up
+    before = max_rss_mb()
+    started = time.monotonic()
+
+    with pytest.raises(Invalid) as refused:
+        render(jinja(template), {})
+
+    elapsed = time.monotonic() - started
+    assert refused.value.code == "sandbox", refused.value
+    assert elapsed < settings.RENDER_TIME_LIMIT + 1.5
+    # The gigabytes were asked for in a worker: this process's peak did not move.
+    assert max_rss_mb() - before < 20
+    # The worker that breached was replaced or recovered: the next render works.
+    assert render(jinja("after {{ x }}"), {"x": 2}) == "after 2"
+
+
+def test_a_worker_that_runs_too_long_is_killed_and_replaced(settings):
+    settings.RENDER_WORKERS = 1  # its own pool of one worker, so the pid tells
+    pool = sandbox(limits())._running_pool()
+    before = pool.schedule(os.getpid).result()
+
+    with pytest.raises(Invalid, match="longer than"):
+        render(jinja(BOMBS["endless loop"]), {})
+
+    assert render(jinja("{{ x }}"), {"x": 3}) == "3"
+    after = pool.schedule(os.getpid).result()
+    assert after != before
+    with pytest.raises(ProcessLookupError):
+        os.kill(before, 0)
+
+
+def test_a_normal_render_is_unchanged():
+    source = jinja(
+        "{% for n in names %}{{ n|upper }}{% if not loop.last %}, {% endif %}{% endfor %}"
+    )
+
+    assert render(source, {"names": ["ada", "bo"]}) == "ADA, BO"
+
+
+REFUSED_AT_CREATION = {
+    "dunder attribute": ("{{ name.__class__.__mro__ }}", "template_syntax"),
+    "dunder item": ("{{ name['__class__'] }}", "template_syntax"),
+    "attr filter": ("{{ name|attr('__class__') }}", "template_syntax"),
+    "globals": ("{{ cycler.__init__.__globals__ }}", "template_syntax"),
+    "unsafe method attribute": ("{{ name.upper.__self__ }}", "template_syntax"),
+    "unknown filter": ("{{ name|nosuchfilter }}", "template_syntax"),
+    "unknown test in a condition": (
+        "{% if name is nosuchtest %}x{% endif %}{{ name }}",
+        "template_syntax",
+    ),
+    "syntax error": ("{{ name ", "template_syntax"),
+    "300 parentheses": ("{{ " + "(" * 300 + "name" + ")" * 300 + " }}", "template_syntax"),
+    "400 nested ifs": ("{% if name %}" * 400 + "{% endif %}" * 400, "template_syntax"),
+    "3000 chained filters": ("{{ name" + "|upper" * 3000 + " }}", "template_syntax"),
+}
+
+
+@pytest.mark.parametrize(
+    ("template", "code"), REFUSED_AT_CREATION.values(), ids=REFUSED_AT_CREATION.keys()
+)
+def test_a_template_the_sandbox_would_refuse_is_refused_at_creation(template, code):
+    actor = system_actor()
+    namespace = NamespaceFactory(slug="support")
+    prompt_create(actor=actor, namespace=namespace, name="jin")
+    client = personal_client(actor)
+
+    response = client.post(
+        "/api/v1/prompts/support/jin/versions/",
+        {"template": template, "template_format": "jinja2", "variables": ["name"]},
+        format="json",
+    )
+
+    assert response.status_code == 422, response.content
+    assert problem(response)["code"] == code
+
+
+def test_the_mustache_scan_is_linear_on_adversarial_input():
+    started = time.monotonic()
+    for adversarial in (
+        "{{" * 100_000,
+        "{{a}}" * 40_000 + "{{",
+        "{" * 200_000,
+        "{{ " + "}" * 200_000,
+    ):
+        with pytest.raises(Invalid):
+            placeholders("mustache", [adversarial])
+    assert time.monotonic() - started < 0.5
