@@ -16,8 +16,18 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     GONE = "gone"
     INVALID = "invalid"
-    # HTTP-level answers outside the domain
+    # HTTP-level answers outside the domain (DRF's own codes keep DRF's names)
     BAD_REQUEST = "bad_request"
+    PARSE_ERROR = "parse_error"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    CSRF_FAILED = "csrf_failed"
+    DISALLOWED_HOST = "disallowed_host"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    BODY_TOO_LARGE = "body_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    THROTTLED = "throttled"
     SERVER_ERROR = "server_error"
     # Writes
     ALREADY_EXISTS = "already_exists"

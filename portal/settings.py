@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.request_context.RequestContextMiddleware",
+    "portal.api.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -231,6 +232,8 @@ CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# A problem (403 csrf_failed) under /api/, Django's page in the portal.
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", default=False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -265,7 +268,7 @@ LOGGING = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "teams.authentication.BearerTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "portal.api.authentication.SessionAuthentication",
     ],
     # Deny by default: a signed-in person. Endpoints that service tokens may read opt in.
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.IsPerson"],

@@ -1,9 +1,11 @@
 """Every API error as RFC 9457 `application/problem+json`: type, title, status, detail, and
 `errors` per field for validation. Domain errors, DRF errors and Django's 404/403 all pass here."""
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, OperationalError
@@ -27,6 +29,7 @@ _TITLES = {
     406: "Not acceptable",
     409: "Conflict",
     410: "Gone",
+    413: "Content too large",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
@@ -62,6 +65,14 @@ def problem_json_response(*, status_code: int, code: str, detail: str) -> JsonRe
         problem_body(status_code=status_code, code=code, detail=detail),
         status=status_code,
         content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def body_too_large_response() -> JsonResponse:
+    return problem_json_response(
+        status_code=413,
+        code=ErrorCode.BODY_TOO_LARGE,
+        detail=f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
     )
 
 
@@ -130,8 +141,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    if status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+        # Always a time to come back (a second at least), even from a throttle that cannot say.
+        headers["Retry-After"] = str(max(1, math.ceil(getattr(exc, "wait", None) or 1)))
     view = context.get("view")
     if status_code == status.HTTP_405_METHOD_NOT_ALLOWED and view is not None:
         headers["Allow"] = ", ".join(view.allowed_methods)
