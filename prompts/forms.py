@@ -6,6 +6,8 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from portal.errors import Invalid
+from portal.validation import check_json_value
 from portal.validators import SLUG_HELP
 from portal.web import SlugChoiceField
 from prompts.models import ENVIRONMENT_SETTINGS, Environment, Prompt, PromptVersion
@@ -24,14 +26,6 @@ def _comma_separated(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
 
 
 def _unix_newlines(value: str) -> str:
@@ -55,8 +49,12 @@ class JSONTextField(forms.CharField):
                 f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
                 code="invalid_json",
             ) from exc
-        if _contains_nul(value):
-            raise forms.ValidationError("Text cannot contain NUL (\\u0000) characters.")
+        except RecursionError as exc:
+            raise forms.ValidationError("This JSON nests too deeply.", code="too_deep") from exc
+        try:
+            check_json_value(value, field=self.label or "value")
+        except Invalid as exc:
+            raise forms.ValidationError(exc.detail, code=exc.code) from exc
         return value
 
     def prepare_value(self, value: Any) -> str:
