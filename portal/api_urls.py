@@ -2,8 +2,9 @@
 schema and docs, and problem+json for every unknown path."""
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from portal.api.docs import api_docs_view
 from portal.views import api_not_found
 
 urlpatterns = [
@@ -14,7 +15,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]),
+        api_docs_view(url_name="api-schema", permission_classes=[]),
         name="api-docs",
     ),
     # Unknown API paths answer problem+json, in DEBUG too.
