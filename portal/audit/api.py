@@ -2,6 +2,7 @@
 
 import csv
 import json
+from typing import Any
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -44,13 +45,24 @@ class _Echo:
         return value
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """A cell a spreadsheet shows as text: a formula-like start gets a single quote before it.
+    The JSON Lines export stays exact (it is the one that verifies offline)."""
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def _csv_lines(rows):
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORTED_FIELDS)
     for row in rows:
         yield writer.writerow(
             [
-                json.dumps(row[c], sort_keys=True) if c in ("before", "after") else row[c]
+                csv_cell(json.dumps(row[c], sort_keys=True) if c in ("before", "after") else row[c])
                 for c in EXPORTED_FIELDS
             ]
         )
