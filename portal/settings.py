@@ -229,7 +229,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Security (effective when DEBUG is off) ---------------------------------------------
-SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG)
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", default=False)
+SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG or BEHIND_TLS_PROXY)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
@@ -237,9 +238,23 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # A problem (403 csrf_failed) under /api/, Django's page in the portal.
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
-BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", default=False)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS is sent on HTTPS answers only, so it is on by default exactly when TLS is.
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("SECURE_HSTS_SECONDS", "31536000" if BEHIND_TLS_PROXY else "0")
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+# Preload-list membership is a choice for the owner of the registrable domain (the list only
+# takes apex domains, and leaving it takes months); a portal usually lives on a subdomain.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Plain HTTP that reaches the portal through the proxy is redirected to HTTPS; liveness probes
+# that call a node directly are not.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=BEHIND_TLS_PROXY)
+SECURE_REDIRECT_EXEMPT = [r"^ping/$"]
 # Strict everywhere: scripts and styles come from our static files only (no inline code, no
 # eval; htmx is configured for it in base.html). Two pages add narrow exceptions of their
 # own: the API docs (portal/api/docs.py) and the admin's history page (portal/admin.py).
