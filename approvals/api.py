@@ -10,6 +10,7 @@ from approvals import selectors, services
 from approvals import serializers as s
 from approvals.models import PromotionRequest
 from portal.api.permissions import IsPersonOrServiceReading
+from portal.api.schema import request_example
 from portal.api.views import parse
 from portal.errors import Invalid, NotFound
 from prompts.api import PromptScoped
@@ -68,6 +69,17 @@ class PromotionListCreate(generics.ListAPIView):
     @extend_schema(
         request=s.PromotionRequestCreateSerializer,
         responses={201: s.PromotionRequestSerializer},
+        examples=[
+            request_example(
+                "To production",
+                {
+                    "prompt": "support/refund-reply",
+                    "version": 3,
+                    "environment": "production",
+                    "justification": "Legal approved the wording.",
+                },
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         data = parse(s.PromotionRequestCreateSerializer, request)
@@ -106,7 +118,11 @@ class PromotionDetail(generics.RetrieveAPIView):
 class _Decision(APIView):
     action = ""
 
-    @extend_schema(request=s.DecisionSerializer, responses={200: s.PromotionRequestSerializer})
+    @extend_schema(
+        request=s.DecisionSerializer,
+        responses={200: s.PromotionRequestSerializer},
+        examples=[request_example("A comment", {"comment": "Checked against the policy."})],
+    )
     def post(self, request: Request, pk: int) -> Response:
         target = _reload(request, pk)
         comment = parse(s.DecisionSerializer, request)["comment"]
@@ -140,7 +156,16 @@ class DeploymentHistorySerializer(serializers.Serializer):
 
 
 class Rollback(PromptScoped, APIView):
-    @extend_schema(request=s.RollbackSerializer, responses={200: DeploymentHistorySerializer})
+    @extend_schema(
+        request=s.RollbackSerializer,
+        responses={200: DeploymentHistorySerializer},
+        examples=[
+            request_example(
+                "To the version before",
+                {"environment": "production", "justification": "Complaints since the change."},
+            )
+        ],
+    )
     def post(self, request: Request, namespace: str, name: str) -> Response:
         data = parse(s.RollbackSerializer, request)
         prompt = self.prompt()
@@ -197,6 +222,7 @@ class PromotionRights(NamespaceScoped, generics.GenericAPIView):
     @extend_schema(
         request=s.PromotionRightInputSerializer,
         responses={201: s.PromotionRightSerializer(many=True)},
+        examples=[request_example("A person", {"username": "max", "environment": "staging"})],
     )
     def post(self, request: Request, namespace: str) -> Response:
         data = parse(s.PromotionRightInputSerializer, request)

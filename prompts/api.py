@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api.permissions import IsPersonOrService, IsPersonOrServiceReading
-from portal.api.schema import ProblemSerializer
+from portal.api.schema import ProblemSerializer, request_example
+from portal.api.throttles import RenderThrottle
 from portal.api.views import parse, parse_query
 from portal.cache import read_many
 from portal.converters import version_number
@@ -74,7 +75,15 @@ class PromptListCreate(generics.ListAPIView):
     def get_queryset(self):
         return selectors.prompts_visible_to(user=self.request.user)
 
-    @extend_schema(request=s.PromptCreateSerializer, responses={201: s.PromptSerializer})
+    @extend_schema(
+        request=s.PromptCreateSerializer,
+        responses={201: s.PromptSerializer},
+        examples=[
+            request_example(
+                "Text", {"namespace": "support", "name": "refund-late", "tags": ["billing"]}
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         data = parse(s.PromptCreateSerializer, request)
         namespace = namespace_get(user=request.user, slug=data.pop("namespace"))
@@ -117,7 +126,32 @@ class VersionListCreate(PromptScoped, generics.ListAPIView):
             return self.queryset
         return selectors.prompt_versions(prompt=self.prompt()).select_related("prompt__namespace")
 
-    @extend_schema(request=s.VersionCreateSerializer, responses={201: s.VersionSerializer})
+    @extend_schema(
+        request=s.VersionCreateSerializer,
+        responses={201: s.VersionSerializer},
+        examples=[
+            request_example(
+                "Text (mustache)",
+                {
+                    "template": "Dear {{customer}}, {{amount}} is on its way back to you.",
+                    "variables": ["customer", "amount"],
+                    "model_config": {"model": "gpt-4o-mini", "temperature": 0.2},
+                    "message": "Name the amount.",
+                },
+            ),
+            request_example(
+                "Chat (jinja2)",
+                {
+                    "messages": [
+                        {"role": "system", "content": "You triage for {{ team|title }}."},
+                        {"role": "user", "content": "{{ ticket }}"},
+                    ],
+                    "template_format": "jinja2",
+                    "variables": ["team", "ticket"],
+                },
+            ),
+        ],
+    )
     def post(self, request: Request, namespace: str, name: str) -> Response:
         data = parse(s.VersionCreateSerializer, request)
         version = services.version_create(prompt=self.prompt(), author=request.user, **data)
@@ -264,10 +298,17 @@ def _resolve_response(request, resolved: resolve.Resolved) -> HttpResponseBase:
 
 class Render(APIView):
     permission_classes = [IsPersonOrService]
+    throttle_classes = [RenderThrottle]
 
     @extend_schema(
         request=s.RenderRequestSerializer,
         responses={200: s.RenderedSerializer, 410: ProblemSerializer},
+        examples=[
+            request_example(
+                "Production",
+                {"environment": "production", "variables": {"customer": "Ada", "amount": "€12"}},
+            )
+        ],
         description="Resolve, then fill in the variables. Missing or unknown variables, "
         "template errors and sandbox refusals answer 422 naming them.",
     )

@@ -7,6 +7,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.schema import request_example
 from portal.api.views import parse
 from portal.errors import Invalid, NotFound
 from teams import permissions, selectors, services, tokens
@@ -45,7 +46,16 @@ class UserListCreate(generics.ListAPIView):
             raise PermissionDenied("Only staff list users.")
         return selectors.people()
 
-    @extend_schema(request=s.UserCreateSerializer, responses={201: s.UserSerializer})
+    @extend_schema(
+        request=s.UserCreateSerializer,
+        responses={201: s.UserSerializer},
+        examples=[
+            request_example(
+                "A person",
+                {"username": "ada", "email": "ada@example.com", "password": "a long pass 42!"},
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         user = services.user_create(actor=request.user, **parse(s.UserCreateSerializer, request))
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
@@ -79,7 +89,13 @@ class TokenListCreate(generics.ListAPIView):
     def get_queryset(self):
         return selectors.tokens_of(user=self.request.user).prefetch_related("namespaces")
 
-    @extend_schema(request=s.TokenCreateSerializer, responses={201: s.TokenCreatedSerializer})
+    @extend_schema(
+        request=s.TokenCreateSerializer,
+        responses={201: s.TokenCreatedSerializer},
+        examples=[
+            request_example("Expiring", {"name": "laptop", "expires_at": "2031-01-01T00:00:00Z"})
+        ],
+    )
     def post(self, request: Request) -> Response:
         data = parse(s.TokenCreateSerializer, request)
         token, secret = tokens.personal_token_create(actor=request.user, **data)
@@ -111,7 +127,11 @@ class TeamListCreate(generics.ListAPIView):
     def get_queryset(self):
         return selectors.teams_visible_to(user=self.request.user).order_by("slug")
 
-    @extend_schema(request=s.TeamSerializer, responses={201: s.TeamSerializer})
+    @extend_schema(
+        request=s.TeamSerializer,
+        responses={201: s.TeamSerializer},
+        examples=[request_example("A team", {"slug": "billing", "name": "Billing"})],
+    )
     def post(self, request: Request) -> Response:
         data = parse(s.TeamSerializer, request)
         team = services.team_create(actor=request.user, **data)
@@ -145,7 +165,11 @@ class MemberListCreate(generics.ListAPIView):
             return self.queryset
         return selectors.team_members(team=self.team())
 
-    @extend_schema(request=s.MemberCreateSerializer, responses={201: s.MemberSerializer})
+    @extend_schema(
+        request=s.MemberCreateSerializer,
+        responses={201: s.MemberSerializer},
+        examples=[request_example("A viewer", {"username": "sam", "role": "viewer"})],
+    )
     def post(self, request: Request, team: str) -> Response:
         data = parse(s.MemberCreateSerializer, request)
         target = self.team()
@@ -191,7 +215,15 @@ class NamespaceListCreate(generics.ListAPIView):
     def get_queryset(self):
         return selectors.namespaces_visible_to(user=self.request.user).order_by("slug")
 
-    @extend_schema(request=s.NamespaceCreateSerializer, responses={201: s.NamespaceSerializer})
+    @extend_schema(
+        request=s.NamespaceCreateSerializer,
+        responses={201: s.NamespaceSerializer},
+        examples=[
+            request_example(
+                "Internal", {"slug": "billing", "team": "support", "visibility": "internal"}
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         data = parse(s.NamespaceCreateSerializer, request)
         data["team"] = team_named(data["team"])
@@ -242,7 +274,9 @@ class ServiceTokenListCreate(ServiceTokenScoped, generics.ListAPIView):
         return selectors.service_tokens_of(namespace=self.managed_namespace())
 
     @extend_schema(
-        request=s.ServiceTokenCreateSerializer, responses={201: s.TokenCreatedSerializer}
+        request=s.ServiceTokenCreateSerializer,
+        responses={201: s.TokenCreatedSerializer},
+        examples=[request_example("Never expires", {"name": "support-bot"})],
     )
     def post(self, request: Request, namespace: str) -> Response:
         data = parse(s.ServiceTokenCreateSerializer, request)

@@ -1,6 +1,8 @@
 """OpenAPI: every operation documents its problem+json error responses."""
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
 from portal.api.problems import PROBLEM_CONTENT_TYPE
@@ -11,9 +13,18 @@ ERROR_DESCRIPTIONS = {
     "403": "Authenticated, but not allowed to do this.",
     "404": "No such object, or one the caller may not see.",
     "409": "Conflicts with the current state (duplicate, unchanged content, a race lost).",
+    "413": "The body is larger than the server accepts.",
+    "415": "The body is not JSON (or another accepted media type).",
     "422": "Invalid input; `errors` names each field.",
     "429": "Too many failed authentications from this address.",
 }
+
+
+class ProblemSessionScheme(SessionScheme):
+    """The portal's session authentication (CSRF refusals as problems) is still a session
+    cookie; drf-spectacular's extensions do not match subclasses by themselves."""
+
+    target_class = "portal.api.authentication.SessionAuthentication"
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -36,7 +47,7 @@ class ProblemAutoSchema(AutoSchema):
             return responses
         codes = ["401", "403", "404", "429"]
         if self.method in ("POST", "PUT", "PATCH", "DELETE"):
-            codes += ["400", "409", "422"]
+            codes += ["400", "409", "413", "415", "422"]
         elif self._get_filter_parameters() or self.get_override_parameters():
             codes += ["422"]
         for code in sorted(codes):
@@ -47,3 +58,9 @@ class ProblemAutoSchema(AutoSchema):
                 response["description"] = ERROR_DESCRIPTIONS[code]
                 responses[code] = response
         return responses
+
+
+def request_example(name: str, value: dict) -> OpenApiExample:
+    """A request body for the docs; schemathesis's examples phase sends it as well, so the
+    success path of every write is checked against its documented answer."""
+    return OpenApiExample(name, value=value, request_only=True)
