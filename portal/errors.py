@@ -29,6 +29,11 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     THROTTLED = "throttled"
     SERVER_ERROR = "server_error"
+    # Answered by the proxy in front (README: "Errors: problem+json everywhere")
+    URI_TOO_LONG = "uri_too_long"
+    HEADERS_TOO_LARGE = "headers_too_large"
+    BAD_GATEWAY = "bad_gateway"
+    GATEWAY_TIMEOUT = "gateway_timeout"
     # Writes
     ALREADY_EXISTS = "already_exists"
     APPEND_ONLY = "append_only"

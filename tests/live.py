@@ -20,6 +20,7 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+GUNICORN_CONFIG = ROOT / "portal" / "gunicorn.conf.py"
 
 
 def free_port() -> int:
@@ -64,7 +65,8 @@ def process_environment(redis_url: str, **overrides: str) -> dict[str, str]:
 
 @dataclass
 class Server:
-    """One gunicorn process (one worker, two threads) serving the portal."""
+    """One gunicorn process serving the portal with the production configuration
+    (portal/gunicorn.conf.py), scaled down to one worker with two threads."""
 
     env: dict[str, str]
     port: int = field(default_factory=free_port)
@@ -79,16 +81,14 @@ class Server:
             [
                 str(BIN / "gunicorn"),
                 "portal.wsgi",
+                "--config",
+                str(GUNICORN_CONFIG),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 "1",
-                "--worker-class",
-                "gthread",
                 "--threads",
                 "2",
-                "--timeout",
-                "30",
                 "--log-level",
                 "warning",
             ],
