@@ -48,6 +48,7 @@ def server_environment() -> dict[str, str]:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "SECRET_KEY": secrets.token_urlsafe(40),
+        "AUDIT_CHAIN_KEY": f"bench:{secrets.token_urlsafe(32)}",
         "DEBUG": "0",
         "SECURE_COOKIES": "0",
         "ALLOWED_HOSTS": "127.0.0.1",

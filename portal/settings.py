@@ -5,6 +5,7 @@ local-memory cache. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,46 @@ if not SECRET_KEY:
             "or set DEBUG=1 for local development only."
         )
     SECRET_KEY = "insecure-embedded-development-key-never-use-in-production"
+
+
+def audit_chain_key(value: str, name: str) -> tuple[str, str]:
+    key_id, _, secret = value.strip().partition(":")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", key_id) or len(secret) < 32:
+        raise ImproperlyConfigured(
+            f"{name} must be '<key-id>:<secret>': a key id of at most 32 letters, digits, '.', "
+            "'_' or '-', and a secret of at least 32 characters without commas."
+        )
+    return key_id, secret
+
+
+def audit_chain_keys(debug: bool) -> tuple[str, dict[str, str]]:
+    """The key that seals new audit entries (its id) and every key that verifies entries."""
+    keys = dict(
+        audit_chain_key(value, "AUDIT_CHAIN_OLD_KEYS")
+        for value in env_list("AUDIT_CHAIN_OLD_KEYS", [])
+    )
+    if os.environ.get("AUDIT_CHAIN_KEY"):
+        key_id, secret = audit_chain_key(os.environ["AUDIT_CHAIN_KEY"], "AUDIT_CHAIN_KEY")
+    elif debug:
+        key_id, secret = "dev", "insecure-embedded-development-audit-key-never-in-production"
+    else:
+        raise ImproperlyConfigured(
+            "AUDIT_CHAIN_KEY is not set. Set it to '<key-id>:<secret>', the key that seals audit "
+            "entries: an id such as k1, a colon, and a long random secret (for example from "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'), or set DEBUG=1 for "
+            "local development only."
+        )
+    if keys.setdefault(key_id, secret) != secret:
+        raise ImproperlyConfigured(
+            f"AUDIT_CHAIN_OLD_KEYS holds key id '{key_id}' with another secret than "
+            "AUDIT_CHAIN_KEY."
+        )
+    return key_id, keys
+
+
+# Audit entries are sealed with HMAC-SHA256 under AUDIT_CHAIN_KEY; AUDIT_CHAIN_OLD_KEYS (the
+# same form, comma-separated) still verify the entries sealed before a rotation.
+AUDIT_CHAIN_KEY_ID, AUDIT_CHAIN_KEYS = audit_chain_keys(DEBUG)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -181,6 +222,11 @@ CELERY_TIMEZONE = "UTC"
 OUTBOX_DRAIN_SECONDS = float(os.environ.get("OUTBOX_DRAIN_SECONDS", "5"))
 
 # --- Governance ---------------------------------------------------------------------------
+# Celery beat re-verifies the whole audit chain continuously, a batch per run; the verify page
+# and endpoint check the newest AUDIT_VERIFY_WINDOW entries themselves.
+AUDIT_VERIFY_EVERY_SECONDS = float(os.environ.get("AUDIT_VERIFY_EVERY_SECONDS", "60"))
+AUDIT_VERIFY_BATCH_SIZE = int(os.environ.get("AUDIT_VERIFY_BATCH_SIZE", "10000"))
+AUDIT_VERIFY_WINDOW = int(os.environ.get("AUDIT_VERIFY_WINDOW", "1000"))
 # Pending promotion requests older than this expire (Celery beat runs the sweep hourly).
 PROMOTION_REQUEST_MAX_AGE_DAYS = int(os.environ.get("PROMOTION_REQUEST_MAX_AGE_DAYS", "14"))
 CELERY_BEAT_SCHEDULE = {
@@ -188,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-stale-promotion-requests": {
         "task": "approvals.tasks.expire_stale_requests",
         "schedule": 3600.0,
+    },
+    "verify-audit-chain": {
+        "task": "portal.audit.tasks.verify_chain",
+        "schedule": AUDIT_VERIFY_EVERY_SECONDS,
     },
 }
 

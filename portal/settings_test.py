@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("AUDIT_CHAIN_KEY", "test:test-only-audit-chain-key-not-for-production-0123")
 
 from portal.settings import *  # noqa: F403
 

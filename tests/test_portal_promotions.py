@@ -826,8 +826,10 @@ def test_audit_filters_with_bad_input_do_not_fail(client, world, params):
 def test_chain_verification_only_runs_when_asked(client, world, monkeypatch):
     client.force_login(world["auditor"])
     calls = []
-    real_verify = audit_module.verify
-    monkeypatch.setattr(audit_module, "verify", lambda: calls.append(1) or real_verify())
+    real_status = audit_module.chain_status
+    monkeypatch.setattr(
+        audit_module, "chain_status", lambda **kw: calls.append(1) or real_status(**kw)
+    )
 
     plain = client.get(reverse("audit:log"))
     asked = client.get(reverse("audit:log"), {"verify": "1"})
@@ -842,10 +844,13 @@ def test_chain_verification_only_runs_when_asked(client, world, monkeypatch):
 
 def test_a_broken_chain_is_reported(client, world, monkeypatch):
     client.force_login(world["staff"])
+    broken = audit_module.Verification(
+        ok=False, entries=4, first_bad_seq=5, reason="entry #5 does not match its seal"
+    )
     monkeypatch.setattr(
         audit_module,
-        "verify",
-        lambda: audit_module.Verification(ok=False, entries=4, first_bad_seq=5),
+        "chain_status",
+        lambda **kw: audit_module.ChainStatus(recent=broken, background=None),
     )
 
     body = _body(client.get(reverse("audit:verify"), HTTP_HX_REQUEST="true"))

@@ -5,8 +5,8 @@ from django.db.models import Q
 from portal.errors import Conflict, ErrorCode
 
 GENESIS_HASH = "0" * 64
-# What each entry's hash covers, in the order exports list them (then prev_hash and hash).
-HASHED_FIELDS = (
+# An entry's own fields, in the order exports list them.
+ENTRY_FIELDS = (
     "seq",
     "at",
     "actor",
@@ -22,7 +22,10 @@ HASHED_FIELDS = (
     "request_id",
     "client_ip",
 )
-EXPORTED_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+# What each entry's seal (HMAC-SHA256, see portal/audit/chain.py) covers: the entry, the id of
+# the key that sealed it and the previous entry's seal.
+SEALED_FIELDS = (*ENTRY_FIELDS, "key_id", "prev_hash")
+EXPORTED_FIELDS = (*SEALED_FIELDS, "hash")
 
 
 def _append_only() -> Conflict:
@@ -38,9 +41,8 @@ class AuditQuerySet(models.QuerySet):
 
 
 class AuditEntry(models.Model):
-    """One governance-relevant action. Append-only; `hash` chains every entry to the previous.
-
-    hash = sha256(prev_hash + canonical JSON of the entry's other fields)."""
+    """One governance-relevant action. Append-only; `hash` seals it and chains it to the previous
+    entry: HMAC-SHA256, under the key named `key_id`, of the canonical JSON of SEALED_FIELDS."""
 
     seq = models.PositiveBigIntegerField(unique=True)
     at = models.DateTimeField(db_index=True)
@@ -56,6 +58,7 @@ class AuditEntry(models.Model):
     after = models.JSONField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     client_ip = models.CharField(max_length=64, blank=True)
+    key_id = models.CharField(max_length=32, help_text="The id of the key that sealed it.")
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -96,3 +99,32 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit head at #{self.seq}"
+
+
+class AuditChainVerification(models.Model):
+    """A single row: how far Celery beat's continuous re-verification of the chain has got.
+
+    Each run verifies a bounded batch after `position` (the last entry verified in this pass,
+    whose hash is `position_hash`); at the end of the chain a pass is complete and the next one
+    starts from the first entry. A failure is kept until a later pass completes cleanly."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    position = models.PositiveBigIntegerField(default=0)
+    position_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    pass_started_at = models.DateTimeField(null=True, blank=True)
+    pass_key_ids = models.JSONField(default=list, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    last_pass_completed_at = models.DateTimeField(null=True, blank=True)
+    last_pass_entries = models.PositiveBigIntegerField(default=0)
+    last_pass_key_ids = models.JSONField(default=list, blank=True)
+    failed_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="audit_verification_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return f"audit chain verified up to #{self.position}"

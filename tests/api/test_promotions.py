@@ -432,7 +432,8 @@ class TestAuditApi:
 
         result = gov.clients["boss"].get("/api/v1/audit/verify/").json()
 
-        assert result == {"ok": True, "entries": AuditEntry.objects.count(), "first_bad_seq": None}
+        assert (result["ok"], result["first_bad_seq"]) == (True, None)
+        assert result["entries"] == AuditEntry.objects.count()
 
 
 class TestTamperEvidence:

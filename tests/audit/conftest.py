@@ -60,3 +60,12 @@ def rewrite(seq, **columns):
         cursor.execute(
             f"UPDATE audit_auditentry SET {assignments} WHERE seq = %s", [*columns.values(), seq]
         )
+
+
+def remove(*, seq_from):
+    """Delete the entries from `seq_from` on, around the append-only trigger."""
+    with (
+        pgtrigger.ignore("audit.AuditEntry:audit_entry_append_only"),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM audit_auditentry WHERE seq >= %s", [seq_from])
