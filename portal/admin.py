@@ -1,6 +1,7 @@
 """The admin is for inspection. Governance data changes only through the services (the portal
 pages and the API), which check rights, audit and invalidate caches; so every model here is
-read-only: no add, change, delete, bulk action or history revert. Celery beat's schedules too:
+read-only: no add, change, delete, bulk action or history revert. django-axes' sign-in
+attempts too (staff lift a lockout on the People page, audited). Celery beat's schedules too:
 the outbox drain they run is part of the freshness contract (their source is the
 `CELERY_BEAT_SCHEDULE` setting, which beat loads at start).
 
@@ -62,7 +63,7 @@ class InspectOnly:
 admin.site.unregister(User)
 admin.site.unregister(Group)
 for _model, _model_admin in list(admin.site._registry.items()):
-    if _model._meta.app_label == "django_celery_beat":
+    if _model._meta.app_label in {"django_celery_beat", "axes"}:
         admin.site.unregister(_model)
         admin.site.register(
             _model,

@@ -170,11 +170,12 @@ def write_now(*, delete: list[str], set_values: Mapping[str, Any], timeout: int 
     return True
 
 
-def cache_incr(key: str, timeout: int) -> None:
-    """Count atomically; the first count sets the expiry. Best effort."""
+def cache_incr(key: str, timeout: int) -> int:
+    """Count atomically; the first count sets the expiry. Best effort: the count, or 0 when
+    the cache could not answer."""
     if cache.add(key, 1, timeout):
-        return
+        return 1
     try:
-        cache.incr(key)
+        return cache.incr(key) or 0
     except ValueError:  # expired between the add and the incr
-        cache.add(key, 1, timeout)
+        return 1 if cache.add(key, 1, timeout) else 0

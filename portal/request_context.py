@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 
+from portal.addresses import client_ip
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -40,9 +42,7 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get("X-Request-ID", "")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        token = _current.set(
-            RequestContext(request_id=request_id, client_ip=request.META.get("REMOTE_ADDR", ""))
-        )
+        token = _current.set(RequestContext(request_id=request_id, client_ip=client_ip(request)))
         try:
             response = self.get_response(request)
         finally:

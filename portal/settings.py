@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "csp",
+    "axes",
     "portal",
     "portal.audit",
     "teams",
@@ -129,6 +130,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out sign-in with the lockout page
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -269,17 +271,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # No guardian "anonymous user" row: anonymous visitors hold no permissions at all.
 ANONYMOUS_USER_NAME = None
+# Sign-in lockout (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username from
+# one address lock that pair out for LOGIN_LOCKOUT_MINUTES (429, audited, shown to staff on
+# the People page, who can lift it). A right password resets the count.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "portal.addresses.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Security (effective when DEBUG is off) ---------------------------------------------
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", default=False)
+# Addresses (or prefixes such as "10.0.") of the reverse proxies in front of the portal. Only
+# behind one of them is X-Forwarded-For read, and then only the entry the proxies wrote
+# (portal.addresses); empty: the client address is REMOTE_ADDR.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG or BEHIND_TLS_PROXY)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
@@ -344,7 +362,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The level on the handler too: Django's own loggers (django.request) propagate past root's.
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "level": os.environ.get("LOG_LEVEL", "INFO"),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
@@ -364,6 +389,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 50,
+    # Per caller (portal.api.throttles); the portal's render preview counts in "render" too.
+    "DEFAULT_THROTTLE_RATES": {"render": os.environ.get("RENDER_RATE", "600/min")},
     # `?format=` is ours (audit export), not a renderer switch.
     "URL_FORMAT_OVERRIDE": None,
 }

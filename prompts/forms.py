@@ -26,8 +26,6 @@ def _comma_separated(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-
-
 def _unix_newlines(value: str) -> str:
     """Browsers send textarea lines ending in CRLF; versions keep the API's LF."""
     return value.replace("\r\n", "\n")

@@ -1,3 +1,4 @@
+import math
 import re
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from portal.api.throttles import RenderThrottle
 from portal.converters import version_number
 from portal.errors import DomainError
 from portal.validators import SLUG_PATTERN
@@ -224,17 +226,28 @@ def render_preview(request: HttpRequest, namespace: str, name: str) -> HttpRespo
     resolved = context["resolved"]
     status = 200
     if request.method == "POST" and resolved is not None:
-        variables = {
-            name: request.POST.get(f"var_{name}", "")
-            for name in resolved.body["required_variables"]
-        }
-        context["values"] = variables
-        try:
-            context["rendered"] = resolve.render_resolved(resolved, variables)
-        except DomainError as exc:
-            context["render_error"] = exc.detail
-            status = 422 if not request.htmx else 200
+        status = _preview_render(request, resolved, context)
     return render(request, "prompts/_use_it.html", context, status=status)
+
+
+def _preview_render(request: HttpRequest, resolved: resolve.Resolved, context: dict) -> int:
+    """Render into `context`; the status to answer. htmx swaps only 2xx, so it gets 200."""
+    throttle = RenderThrottle()
+    if not throttle.allow_request(request, None):
+        context["render_error"] = (
+            f"Too many renders; try again in {math.ceil(throttle.wait() or 1)} s."
+        )
+        return 429 if not request.htmx else 200
+    variables = {
+        name: request.POST.get(f"var_{name}", "") for name in resolved.body["required_variables"]
+    }
+    context["values"] = variables
+    try:
+        context["rendered"] = resolve.render_resolved(resolved, variables)
+    except DomainError as exc:
+        context["render_error"] = exc.detail
+        return 422 if not request.htmx else 200
+    return 200
 
 
 # --- Environments (staff configure them here; everyone sees the rules) ------------------------

@@ -1,13 +1,12 @@
-"""Bearer tokens for the API. Repeated failures from one client are throttled (429)."""
+"""Bearer tokens for the API. Repeated failures from one address are throttled (429)."""
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from portal.addresses import client_ip
 from portal.cache import cache_incr
 from portal.principals import ServicePrincipal
 from portal.request_context import note_token
@@ -16,15 +15,6 @@ from teams.tokens import TokenRecord, token_authenticate, token_cache_key, token
 
 FAILURE_LIMIT = 20
 FAILURE_WINDOW_SECONDS = 60
-
-
-def client_ip(request) -> str:
-    """The caller's address; behind a trusted TLS proxy, the first X-Forwarded-For entry."""
-    if settings.BEHIND_TLS_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
-        if forwarded:
-            return forwarded[:64]
-    return request.META.get("REMOTE_ADDR", "unknown")
 
 
 def bearer_secret(request) -> str | None:
@@ -38,31 +28,22 @@ def bearer_secret(request) -> str | None:
 
 
 def warm_authentication_cache_key(request) -> str | None:
-    """Where `warm_service_principal` looks the token up (for one-round-trip paths). A known
-    token passes without the failure counter, so that is read only on the full path."""
+    """Where `warm_service_principal` looks the token up (for one-round-trip paths)."""
     secret = bearer_secret(request)
     return token_cache_key(secret) if secret else None
 
 
-def failures_key(request) -> str:
-    return f"auth-failures:{client_ip(request)}"
-
-
-class TokenFailureThrottle:
-    """Counts failed token authentications per client address in the shared cache."""
-
-    def __init__(self, request: Request) -> None:
-        self.key = failures_key(request)
-
-    def check(self, failures: int | None) -> None:
-        if (failures or 0) >= FAILURE_LIMIT:
-            raise exceptions.Throttled(
-                wait=FAILURE_WINDOW_SECONDS,
-                detail="Too many failed token authentications from this address; wait a minute.",
-            )
-
-    def record_failure(self) -> None:
-        cache_incr(self.key, FAILURE_WINDOW_SECONDS)
+def record_failure(request) -> None:
+    """Count a failed token authentication against the caller's address; past FAILURE_LIMIT
+    in a minute the answer is 429 instead of 401. Only failures count: a valid token is
+    always looked up and served, so one client sending garbage through a shared proxy
+    never locks out the others."""
+    failures = cache_incr(f"auth-failures:{client_ip(request)}", FAILURE_WINDOW_SECONDS)
+    if failures > FAILURE_LIMIT:
+        raise exceptions.Throttled(
+            wait=FAILURE_WINDOW_SECONDS,
+            detail="Too many failed token authentications from this address; wait a minute.",
+        )
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -76,26 +57,18 @@ class BearerTokenAuthentication(BaseAuthentication):
         if not parts or parts[0].lower() != self.keyword:
             return None
         if len(parts) != 2:
+            record_failure(request)
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header; send 'Authorization: Bearer <token>'."
             )
-        throttle = TokenFailureThrottle(request)
         try:
             secret = parts[1].decode("ascii")
         except UnicodeDecodeError:
             secret = ""
-        token_key = token_cache_key(secret)
-        cached = cache.get_many([throttle.key, *([token_key] if token_key else [])])
-        known = cached.get(token_key) if token_key else None
-        record = token_authenticate(secret, known) if known is not None else None
-        if record is None:
-            # A known, valid token passes even from a throttled address (proxies share one);
-            # unknown ones are refused before they cost a database lookup.
-            throttle.check(cached.get(throttle.key))
-            record = token_authenticate(secret, None) if token_key else None
+        record = token_authenticate(secret)
         principal = self._principal(record) if record else None
         if principal is None:
-            throttle.record_failure()
+            record_failure(request)
             raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")
         token_touch(record)
         note_token(record.prefix)
@@ -120,8 +93,8 @@ def service_principal(record: TokenRecord) -> ServicePrincipal:
 
 
 def warm_service_principal(request, record: object) -> ServicePrincipal | None:
-    """The service token behind the request when the cache already knows it as valid (a
-    known token passes a throttled address too): `record` is what the caller read at
+    """The service token behind the request when the cache already knows it as valid:
+    `record` is what the caller read at
     `warm_authentication_cache_key`. None means: authenticate the full way."""
     secret = bearer_secret(request)
     if (

@@ -1,6 +1,11 @@
+import datetime as dt
+
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from portal.audit.permissions import AUDITORS_GROUP
 from portal.errors import NotFound
@@ -87,3 +92,11 @@ def service_tokens_of(*, namespace: Namespace) -> QuerySet[ApiToken]:
         .prefetch_related("namespaces")
         .order_by("-created")
     )
+
+
+def current_lockouts() -> QuerySet[AccessAttempt]:
+    """Username and address pairs locked out of signing in now (django-axes' attempts)."""
+    since = timezone.now() - dt.timedelta(hours=settings.AXES_COOLOFF_TIME)
+    return AccessAttempt.objects.filter(
+        failures_since_start__gte=settings.AXES_FAILURE_LIMIT, attempt_time__gte=since
+    ).order_by("-attempt_time")

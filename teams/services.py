@@ -6,6 +6,7 @@ owners demoting each other, say). Guardian object permissions are kept in step w
 memberships they derive from. Lock order: portal.transactions.
 """
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
@@ -13,7 +14,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from portal.audit.permissions import AUDITORS_GROUP
 from portal.audit.services import audit
-from portal.errors import Conflict, ErrorCode, Invalid
+from portal.errors import Conflict, ErrorCode, Invalid, NotFound
 from portal.transactions import atomic_write
 from portal.validation import clean_or_invalid, conflict_on_integrity_error
 from teams import hooks, permissions
@@ -385,3 +386,20 @@ def namespace_update(
         after=after,
     )
     return namespace
+
+
+@atomic_write
+def lockout_lift(*, actor: Principal, username: str, ip_address: str) -> int:
+    """Staff let `username` sign in from `ip_address` again before the lockout runs out."""
+    require(permissions.is_staff(actor), "Only staff lift sign-in lockouts.")
+    lifted = axes_reset(ip=ip_address, username=username)
+    if not lifted:
+        raise NotFound(f"No lockout of {username} from {ip_address}.")
+    audit(
+        actor=actor,
+        action="login.lockout_lifted",
+        object_type="user",
+        object_id=username,
+        before={"address": ip_address},
+    )
+    return lifted

@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("teams/<slug:team>/namespaces/", views.namespace_create, name="namespace_create"),
     path("people/", views.people, name="people"),
+    path("people/lockouts/lift/", views.lockout_lift, name="lockout_lift"),
     path("people/<username:username>/", views.person_update, name="person_update"),
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<token:prefix>/revoke/", views.token_revoke, name="token_revoke"),

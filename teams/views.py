@@ -4,6 +4,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -14,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from portal.errors import DomainError
 from portal.web import error_status, error_text, found, report, require_or_403, submit
 from teams import permissions, selectors, services, tokens
 from teams.forms import (
@@ -222,7 +224,28 @@ def people(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.people(query=query), PEOPLE_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    return render(request, "teams/people.html", {"page": page, "query": query})
+    context = {
+        "page": page,
+        "query": query,
+        "lockouts": selectors.current_lockouts()[:50],
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+    }
+    return render(request, "teams/people.html", context)
+
+
+@login_required
+@require_POST
+def lockout_lift(request: HttpRequest) -> HttpResponse:
+    require_or_403(permissions.is_staff(request.user), "Only staff lift sign-in lockouts.")
+    username = request.POST.get("username", "")[:150]
+    address = request.POST.get("ip_address", "")[:64]
+    try:
+        services.lockout_lift(actor=request.user, username=username, ip_address=address)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"{username} may sign in from {address} again.")
+    return redirect("teams:people")
 
 
 @login_required

@@ -7,6 +7,7 @@ tries every way the admin writes, through real URLs as a superuser.
 """
 
 import pytest
+from axes.models import AccessAttempt, AccessAttemptExpiration, AccessFailureLog, AccessLog
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -75,6 +76,19 @@ def everything(superuser, environments):
     CrontabSchedule.objects.create()
     SolarSchedule.objects.create(event="sunrise", latitude=0, longitude=0)
     ClockedSchedule.objects.create(clocked_time=timezone.now())
+    attempt = AccessAttempt.objects.create(
+        username="maya",
+        ip_address="203.0.113.9",
+        user_agent="test",
+        get_data="",
+        post_data="",
+        http_accept="*/*",
+        path_info="/accounts/login/",
+        failures_since_start=9,
+    )
+    AccessAttemptExpiration.objects.create(access_attempt=attempt, expires_at=timezone.now())
+    AccessLog.objects.create(username="maya", ip_address="203.0.113.9", user_agent="test")
+    AccessFailureLog.objects.create(username="maya", ip_address="203.0.113.9", user_agent="test")
     return {"namespace": namespace, "prompt": prompt, "maintainer": maintainer}
 
 
@@ -115,6 +129,7 @@ def test_every_governance_model_admin_refuses_add_change_delete_and_actions(supe
         "audit.AuditEntry",
         "portal.OutboxMessage",
         "django_celery_beat.PeriodicTask",
+        "axes.AccessAttempt",
     }
     for model, model_admin in models:
         label = model._meta.label
