@@ -56,7 +56,6 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "too_large"
     TOO_DEEP = "too_deep"
     INVALID_TEXT = "invalid_text"
-    TOO_SLOW = "too_slow"
     UNDEFINED = "undefined"
     SANDBOX = "sandbox"
     # Promotions and rollback
