@@ -30,6 +30,7 @@ test: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	scripts/with-services.sh $(PY) bench/resolve.py
+	$(PY) bench/render.py
 
 lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
