@@ -13,6 +13,7 @@ imported only this module and Jinja2, which keeps them small and quick to replac
 """
 
 import atexit
+import logging
 import math
 import multiprocessing
 import os
@@ -54,6 +55,7 @@ FAILED = "render_error"
 TOO_LARGE = "too_large"
 
 MAX_MESSAGE_CHARS = 300
+logger = logging.getLogger(__name__)
 # Attributes the sandbox refuses at render on some type; refused in any template at check.
 UNSAFE_ATTRIBUTES = frozenset(
     {"mro"}
@@ -267,6 +269,10 @@ class Sandbox:
             raise Refused(
                 SANDBOX, "The template needs more memory than the sandbox allows."
             ) from exc
+        except Exception as exc:  # a broken pool, say: start afresh on the next call
+            logger.exception("the jinja2 sandbox failed; restarting its pool")
+            self.stop()
+            raise Refused(SANDBOX, "The sandbox could not render this; try again.") from exc
         if answer[0] == "error":
             raise Refused(answer[1], answer[2])
         return answer[1:]
@@ -283,10 +289,10 @@ class Sandbox:
 
     def stop(self) -> None:
         with self._lock:
-            if self._pool is not None and self._pid == os.getpid():
-                self._pool.stop()
-                self._pool.join(timeout=5)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            if pool is not None and self._pid == os.getpid():
+                pool.stop()
+                pool.join(timeout=5)
 
 
 _sandboxes: dict[Limits, Sandbox] = {}

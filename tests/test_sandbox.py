@@ -12,7 +12,7 @@ from django.conf import settings
 
 from portal.errors import Invalid
 from prompts.rendering import Source, render
-from prompts.sandbox import sandbox
+from prompts.sandbox import Refused, sandbox
 from prompts.services import prompt_create
 from prompts.templating import limits, placeholders
 from tests.api.conftest import personal_client, problem
@@ -136,3 +136,13 @@ def test_the_mustache_scan_is_linear_on_adversarial_input():
         with pytest.raises(Invalid):
             placeholders("mustache", [adversarial])
     assert time.monotonic() - started < 0.5
+
+
+def test_a_job_that_cannot_reach_a_worker_is_refused_and_the_pool_starts_afresh():
+    pool = sandbox(limits())
+
+    with pytest.raises(Refused) as refused:
+        pool.render("{{ x }}", {}, {"x": lambda: 1})  # cannot be sent to another process
+
+    assert refused.value.code == "sandbox"
+    assert render(jinja("{{ x }}"), {"x": 4}) == "4"
