@@ -5,6 +5,7 @@ local-memory cache. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +47,46 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-embedded-development-key-never-use-in-production"
 
+
+def audit_chain_key(value: str, name: str) -> tuple[str, str]:
+    key_id, _, secret = value.strip().partition(":")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", key_id) or len(secret) < 32:
+        raise ImproperlyConfigured(
+            f"{name} must be '<key-id>:<secret>': a key id of at most 32 letters, digits, '.', "
+            "'_' or '-', and a secret of at least 32 characters without commas."
+        )
+    return key_id, secret
+
+
+def audit_chain_keys(debug: bool) -> tuple[str, dict[str, str]]:
+    """The key that seals new audit entries (its id) and every key that verifies entries."""
+    keys = dict(
+        audit_chain_key(value, "AUDIT_CHAIN_OLD_KEYS")
+        for value in env_list("AUDIT_CHAIN_OLD_KEYS", [])
+    )
+    if os.environ.get("AUDIT_CHAIN_KEY"):
+        key_id, secret = audit_chain_key(os.environ["AUDIT_CHAIN_KEY"], "AUDIT_CHAIN_KEY")
+    elif debug:
+        key_id, secret = "dev", "insecure-embedded-development-audit-key-never-in-production"
+    else:
+        raise ImproperlyConfigured(
+            "AUDIT_CHAIN_KEY is not set. Set it to '<key-id>:<secret>', the key that seals audit "
+            "entries: an id such as k1, a colon, and a long random secret (for example from "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'), or set DEBUG=1 for "
+            "local development only."
+        )
+    if keys.setdefault(key_id, secret) != secret:
+        raise ImproperlyConfigured(
+            f"AUDIT_CHAIN_OLD_KEYS holds key id '{key_id}' with another secret than "
+            "AUDIT_CHAIN_KEY."
+        )
+    return key_id, keys
+
+
+# Audit entries are sealed with HMAC-SHA256 under AUDIT_CHAIN_KEY; AUDIT_CHAIN_OLD_KEYS (the
+# same form, comma-separated) still verify the entries sealed before a rotation.
+AUDIT_CHAIN_KEY_ID, AUDIT_CHAIN_KEYS = audit_chain_keys(DEBUG)
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -66,6 +107,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "csp",
+    "axes",
     "portal",
     "portal.audit",
     "teams",
@@ -77,17 +119,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.request_context.RequestContextMiddleware",
-    "portal.api.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",  # after WhiteNoise: static files need no policy
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "portal.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out sign-in with the lockout page
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -181,6 +224,11 @@ CELERY_TIMEZONE = "UTC"
 OUTBOX_DRAIN_SECONDS = float(os.environ.get("OUTBOX_DRAIN_SECONDS", "5"))
 
 # --- Governance ---------------------------------------------------------------------------
+# Celery beat re-verifies the whole audit chain continuously, a batch per run; the verify page
+# and endpoint check the newest AUDIT_VERIFY_WINDOW entries themselves.
+AUDIT_VERIFY_EVERY_SECONDS = float(os.environ.get("AUDIT_VERIFY_EVERY_SECONDS", "60"))
+AUDIT_VERIFY_BATCH_SIZE = int(os.environ.get("AUDIT_VERIFY_BATCH_SIZE", "10000"))
+AUDIT_VERIFY_WINDOW = int(os.environ.get("AUDIT_VERIFY_WINDOW", "1000"))
 # Pending promotion requests older than this expire (Celery beat runs the sweep hourly).
 PROMOTION_REQUEST_MAX_AGE_DAYS = int(os.environ.get("PROMOTION_REQUEST_MAX_AGE_DAYS", "14"))
 CELERY_BEAT_SCHEDULE = {
@@ -188,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-stale-promotion-requests": {
         "task": "approvals.tasks.expire_stale_requests",
         "schedule": 3600.0,
+    },
+    "verify-audit-chain": {
+        "task": "portal.audit.tasks.verify_chain",
+        "schedule": AUDIT_VERIFY_EVERY_SECONDS,
     },
 }
 
@@ -219,17 +271,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # No guardian "anonymous user" row: anonymous visitors hold no permissions at all.
 ANONYMOUS_USER_NAME = None
+# Sign-in lockout (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username from
+# one address lock that pair out for LOGIN_LOCKOUT_MINUTES (429, audited, shown to staff on
+# the People page, who can lift it). A right password resets the count.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "portal.addresses.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # --- Security (effective when DEBUG is off) ---------------------------------------------
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", default=False)
+# Addresses (or prefixes such as "10.0.") of the reverse proxies in front of the portal. Only
+# behind one of them is X-Forwarded-For read, and then only the entry the proxies wrote
+# (portal.addresses); empty: the client address is REMOTE_ADDR.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG or BEHIND_TLS_PROXY)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
@@ -321,6 +389,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 50,
+    # Per caller (portal.api.throttles); the portal's render preview counts in "render" too.
+    "DEFAULT_THROTTLE_RATES": {"render": os.environ.get("RENDER_RATE", "600/min")},
     # `?format=` is ours (audit export), not a renderer switch.
     "URL_FORMAT_OVERRIDE": None,
 }
