@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api.permissions import IsPersonOrService, IsPersonOrServiceReading
-from portal.api.schema import ProblemSerializer, request_example
+from portal.api.schema import problem, request_example
 from portal.api.throttles import RenderThrottle
 from portal.api.views import parse, parse_query
 from portal.cache import read_many
@@ -27,6 +27,7 @@ from teams.authentication import warm_authentication_cache_key, warm_service_pri
 from teams.selectors import namespace_get
 
 SLUG = re.compile(SLUG_PATTERN)
+RETIRED = problem(410, "The prompt is retired.", s.RetiredProblemSerializer)
 
 
 def _environment(slug: str) -> Environment:
@@ -273,7 +274,7 @@ class Resolve(APIView):
 
     @extend_schema(
         parameters=[s.ResolveQuerySerializer],
-        responses={200: s.ResolvedSerializer, 304: None, 410: ProblemSerializer},
+        responses={200: s.ResolvedSerializer, 304: None, **RETIRED},
         description="What a service runs now. Strong ETag; `If-None-Match` answers 304. "
         "Deprecated prompts carry `Deprecation`, `Sunset` and `Link` headers.",
     )
@@ -302,7 +303,7 @@ class Render(APIView):
 
     @extend_schema(
         request=s.RenderRequestSerializer,
-        responses={200: s.RenderedSerializer, 410: ProblemSerializer},
+        responses={200: s.RenderedSerializer, **RETIRED},
         examples=[
             request_example(
                 "Production",

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from portal.api.schema import ProblemSerializer
 from prompts.models import ENVIRONMENT_SETTINGS, Environment, Prompt, PromptVersion
 
 
@@ -190,3 +191,9 @@ class ResolvedSerializer(serializers.Serializer):
 
 class RenderedSerializer(ResolvedSerializer):
     rendered = serializers.JSONField(help_text="Text, or the chat messages with variables filled.")
+
+
+class RetiredProblemSerializer(ProblemSerializer):
+    successor = serializers.CharField(
+        allow_null=True, help_text="The prompt to use instead (`namespace/name`), if named."
+    )

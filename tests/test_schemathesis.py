@@ -8,14 +8,17 @@ seeded world (so operations on one object reach it, not only its 404). Examples 
 are bounded and generation is deterministic (hypothesis derandomized), so a failure reproduces
 on the next run and in CI; the failure report names each case with a curl line."""
 
+import datetime as dt
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from approvals.services import promotion_request, promotion_right_grant
+from prompts.lifecycle import prompt_deprecate, prompt_retire
 from prompts.models import Environment, Prompt, PromptVersion
 from prompts.services import deployment_set, version_create
 from teams.tokens import personal_token_create, service_token_create
@@ -55,8 +58,9 @@ RUN_TIMEOUT_SECONDS = 170
 class World:
     """Team `support` (owner olive, maintainer max, viewer vera) owns the internal namespace
     `support`: a mustache text prompt `refund-reply` (production ran v1 then v2, staging and
-    development run v3, and v3 is asked for production), a jinja2 chat prompt `triage` and a
-    jinja2 text prompt `digest`. Team `search` (owner sam) owns the private namespace `search`
+    development run v3, which includes `signature`, and v3 is asked for production), a jinja2
+    chat prompt `triage`, a deprecated jinja2 text prompt `digest` and a retired `legacy`
+    that production still points at. Team `search` (owner sam) owns the private namespace `search`
     with `rank`. olive and the staff person stella may promote to production in `support`.
     stella and vera fuzz. The names match the schema's request examples."""
 
@@ -86,6 +90,10 @@ class World:
                 user=users[holder],
             )
 
+        signature = PromptFactory(namespace=self.namespace, name="signature")
+        version_create(
+            prompt=signature, author=users["max"], template="The {{team}} team", variables=["team"]
+        )
         refund = PromptFactory(namespace=self.namespace, name="refund-reply", tags=["billing"])
         replies = [
             version_create(
@@ -100,7 +108,8 @@ class World:
                 (
                     "Hello {{customer}}, {{amount}} will be refunded.",
                     "Hi {{customer}}, we refund {{amount}}.",
-                    "Dear {{customer}}, {{amount}} is refunded within five days.",
+                    "Dear {{customer}}, {{amount}} is refunded within five days. "
+                    "{{> support/signature}}",
                 ),
                 1,
             )
@@ -124,6 +133,8 @@ class World:
             template_format=PromptVersion.TemplateFormat.JINJA2,
             variables=["items"],
         )
+        legacy = PromptFactory(namespace=self.namespace, name="legacy")
+        version_create(prompt=legacy, author=users["max"], template="Old reply", variables=[])
         rank = PromptFactory(namespace=private, name="rank")
         version_create(
             prompt=rank, author=users["sam"], template="Rank {{query}}", variables=["query"]
@@ -137,6 +148,7 @@ class World:
             (triage, "development", triage.versions.get()),
             (digest, "development", digest.versions.get()),
             (rank, "production", rank.versions.get()),
+            (legacy, "production", legacy.versions.get()),
         ):
             deployment_set(
                 prompt=prompt,
@@ -145,6 +157,14 @@ class World:
                 actor=admin,
                 action="deployment.seeded",
             )
+        prompt_deprecate(
+            actor=admin,
+            prompt=digest,
+            reason="Replaced by refund-reply.",
+            sunset_at=timezone.now() + dt.timedelta(days=30),
+            successor=refund,
+        )
+        prompt_retire(actor=admin, prompt=legacy, reason="Nobody calls it.")
         self.pending = promotion_request(
             actor=users["max"],
             prompt=refund,
@@ -203,7 +223,7 @@ enabled = false
 [dictionaries.namespaces]
 values = ["support", "search"]
 [dictionaries.prompts]
-values = ["refund-reply", "triage", "digest", "rank"]
+values = ["refund-reply", "triage", "digest", "signature", "legacy", "rank"]
 [dictionaries.teams]
 values = ["support", "search"]
 [dictionaries.environments]

@@ -2,7 +2,7 @@
 
 from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiExample
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
 from portal.api.problems import PROBLEM_CONTENT_TYPE
@@ -64,3 +64,9 @@ def request_example(name: str, value: dict) -> OpenApiExample:
     """A request body for the docs; schemathesis's examples phase sends it as well, so the
     success path of every write is checked against its documented answer."""
     return OpenApiExample(name, value=value, request_only=True)
+
+
+def problem(status: int, description: str, serializer=ProblemSerializer) -> dict:
+    """An answer beyond the usual problems, for `extend_schema(responses={..., **problem(…)})`:
+    documented as problem+json, as it is sent."""
+    return {(status, PROBLEM_CONTENT_TYPE): OpenApiResponse(serializer, description=description)}
