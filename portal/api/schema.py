@@ -16,7 +16,8 @@ ERROR_DESCRIPTIONS = {
     "413": "The body is larger than the server accepts.",
     "415": "The body is not JSON (or another accepted media type).",
     "422": "Invalid input; `errors` names each field.",
-    "429": "Too many failed authentications from this address.",
+    "429": "Throttled: too many failed authentications from this address, or renders by this "
+    "caller; `Retry-After` says when to come back.",
 }
 
 
