@@ -24,6 +24,8 @@ from prompts.templating import (
 )
 
 MAX_INCLUDE_DEPTH = 8
+# Placeholders (and includes) one render may fill, all includes counted once.
+MAX_TAGS_PER_RENDER = 50_000
 
 
 class Source:
@@ -66,49 +68,75 @@ def _mustache_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _render_mustache(source: Source, variables: Mapping[str, Any], depth: int) -> str:
-    pieces, position, size = [], 0, 0
-    template = source.template
-    for start, end, inner in mustache_tags(template):
-        kind, value = parse_mustache_tag(inner)
-        if kind == "include":
-            filled = _render(source.includes[value], variables, depth + 1)
-        else:
-            filled = _mustache_value(variables[value])
-        pieces += (template[position:start], filled)
-        size += start - position + len(filled)
-        position = end
-        if size > MAX_OUTPUT_CHARS:
-            break
-    pieces.append(template[position:])
-    rendered = "".join(pieces)
-    if len(rendered) > MAX_OUTPUT_CHARS:
-        raise _render_error(
-            f"The output exceeds {MAX_OUTPUT_CHARS} characters.", ErrorCode.TOO_LARGE
-        )
-    return rendered
+class _Render:
+    """One render call: the variables, each include's text once rendered (the variables are
+    the same everywhere, so is its text) and a budget of placeholders to fill, so includes
+    used many times cannot multiply the work."""
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        self.variables = variables
+        self.included: dict[str, str] = {}
+        self.tags_left = MAX_TAGS_PER_RENDER
+
+    def text(self, source: Source, depth: int = 0) -> str:
+        if depth > MAX_INCLUDE_DEPTH:
+            raise _render_error("Includes nest too deeply.")
+        if source.template_format == JINJA2:
+            return self._jinja(source)
+        return self._mustache(source, depth)
+
+    def _include(self, name: str, source: Source, depth: int) -> str:
+        if name not in self.included:
+            self.included[name] = self.text(source, depth)
+        return self.included[name]
+
+    def _mustache(self, source: Source, depth: int) -> str:
+        pieces, position, size = [], 0, 0
+        template = source.template
+        for start, end, inner in mustache_tags(template):
+            self.tags_left -= 1
+            if self.tags_left < 0:
+                raise _render_error(
+                    f"The prompt fills more than {MAX_TAGS_PER_RENDER} placeholders.",
+                    ErrorCode.TOO_LARGE,
+                )
+            kind, value = parse_mustache_tag(inner)
+            if kind == "include":
+                filled = self._include(value, source.includes[value], depth + 1)
+            else:
+                filled = _mustache_value(self.variables[value])
+            pieces += (template[position:start], filled)
+            size += start - position + len(filled)
+            position = end
+            if size > MAX_OUTPUT_CHARS:
+                break
+        pieces.append(template[position:])
+        rendered = "".join(pieces)
+        if len(rendered) > MAX_OUTPUT_CHARS:
+            raise _render_error(
+                f"The output exceeds {MAX_OUTPUT_CHARS} characters.", ErrorCode.TOO_LARGE
+            )
+        return rendered
+
+    def _jinja(self, source: Source) -> str:
+        includes = {
+            name: included.template
+            for name, included in source.includes.items()
+            if included.template_format == JINJA2
+        }
+        try:
+            return sandbox(limits()).render(source.template, includes, dict(self.variables))
+        except Refused as exc:
+            raise _render_error(exc.message, ErrorCode(exc.code)) from exc
 
 
-def _render_jinja(source: Source, variables: Mapping[str, Any]) -> str:
-    includes = {
-        name: included.template
-        for name, included in source.includes.items()
-        if included.template_format == JINJA2
-    }
-    try:
-        return sandbox(limits()).render(source.template, includes, dict(variables))
-    except Refused as exc:
-        raise _render_error(exc.message, ErrorCode(exc.code)) from exc
-
-
-def _render(source: Source, variables: Mapping[str, Any], depth: int = 0) -> str:
-    if depth > MAX_INCLUDE_DEPTH:
-        raise _render_error("Includes nest too deeply.")
-    if source.template_format == JINJA2:
-        return _render_jinja(source, variables)
-    return _render_mustache(source, variables, depth)
+def render_all(sources: list[Source], variables: Mapping[str, Any]) -> list[str]:
+    """Render several texts of one prompt (a template, or each chat message's content) in one
+    call: includes are rendered once and the placeholder budget is shared."""
+    call = _Render(variables)
+    return [call.text(source) for source in sources]
 
 
 def render(source: Source, variables: Mapping[str, Any]) -> str:
     """Render one text (a template, or one chat message's content)."""
-    return _render(source, variables)
+    return _Render(variables).text(source)

@@ -146,3 +146,43 @@ def test_a_job_that_cannot_reach_a_worker_is_refused_and_the_pool_starts_afresh(
 
     assert refused.value.code == "sandbox"
     assert render(jinja("{{ x }}"), {"x": 4}) == "4"
+
+
+def mustache(template: str, includes: dict) -> Source:
+    return Source(template_format="mustache", template=template, includes=includes)
+
+
+def test_an_include_used_thousands_of_times_is_rendered_once():
+    includes: dict[str, Source] = {}
+    includes["ns/leaf"] = mustache("{{e}}", includes)
+    includes["ns/mid"] = mustache("{{> ns/leaf}}" * 1500, includes)
+    top = mustache("{{> ns/mid}}" * 1500, includes)  # 2.25 million leaves if re-rendered
+    started = time.monotonic()
+
+    assert render(top, {"e": ""}) == ""
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_render_fills_a_bounded_number_of_placeholders():
+    includes: dict[str, Source] = {}
+    for i in range(5):
+        includes[f"ns/part{i}"] = mustache("{{e}}" * 12_000, includes)
+    top = mustache("".join(f"{{{{> ns/part{i}}}}}" for i in range(5)), includes)
+
+    with pytest.raises(Invalid) as refused:
+        render(top, {"e": ""})
+
+    assert refused.value.code == "too_large"
+    assert "placeholders" in refused.value.detail
+
+
+def test_jinja2_includes_of_a_mustache_prompt_cost_one_sandbox_job_each():
+    includes: dict[str, Source] = {}
+    includes["ns/jj"] = Source(
+        template_format="jinja2", template="{{ e|upper }}", includes=includes
+    )
+    top = mustache("{{> ns/jj}}" * 3000, includes)
+    started = time.monotonic()
+
+    assert render(top, {"e": "x"}) == "X" * 3000
+    assert time.monotonic() - started < 0.5

@@ -22,7 +22,7 @@ from django.core.cache import cache
 
 from portal.errors import ErrorCode, Gone, Invalid, NotFound
 from prompts.models import Prompt
-from prompts.rendering import Source, check_variables, render
+from prompts.rendering import Source, check_variables, render_all
 from prompts.resolve.answers import load, may_read
 from prompts.resolve.keys import cache_keys, invalidate_prompts, namespace_changed
 from teams.permissions import Principal, ServicePrincipal
@@ -134,8 +134,10 @@ def render_resolved(resolved: Resolved, variables: dict[str, Any]) -> str | list
         return Source(template_format=body["template_format"], template=text, includes=includes)
 
     if body["kind"] == Prompt.Kind.CHAT:
+        contents = render_all([source_of(m["content"]) for m in body["messages"]], variables)
         return [
-            {"role": message["role"], "content": render(source_of(message["content"]), variables)}
-            for message in body["messages"]
+            {"role": message["role"], "content": content}
+            for message, content in zip(body["messages"], contents, strict=True)
         ]
-    return render(source_of(body["template"]), variables)
+    (text,) = render_all([source_of(body["template"])], variables)
+    return text
