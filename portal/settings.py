@@ -390,7 +390,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 50,
     # Per caller (portal.api.throttles); the portal's render preview counts in "render" too.
-    "DEFAULT_THROTTLE_RATES": {"render": os.environ.get("RENDER_RATE", "600/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "render": os.environ.get("RENDER_RATE", "600/min"),
+        "login": os.environ.get("LOGIN_RATE", "30/min"),  # sign-in POSTs per address
+    },
     # `?format=` is ours (audit export), not a renderer switch.
     "URL_FORMAT_OVERRIDE": None,
 }

@@ -10,7 +10,7 @@ urlpatterns = [
     path("ping/", views.ping, name="ping"),
     path("api/v1/", include("portal.api_urls")),
     path("", include("prompts.home_urls")),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("prompts.urls")),
     path("", include("teams.urls")),

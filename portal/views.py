@@ -1,14 +1,19 @@
-"""Site-wide views: liveness and the error handlers. Under /api/ every error is an RFC 9457
+"""Site-wide views: liveness, sign-in and the error handlers. Under /api/ every error is an RFC 9457
 problem (unknown paths in DEBUG too); the portal keeps Django's HTML pages."""
 
+import math
+
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from portal.api.authentication import csrf_failure_detail
 from portal.api.problems import body_too_large_response, problem_json_response
+from portal.api.throttles import LoginThrottle
 from portal.errors import ErrorCode
 
 
@@ -84,3 +89,22 @@ def server_error(request: HttpRequest) -> HttpResponse:
             status_code=500, code=ErrorCode.SERVER_ERROR, detail="An unexpected error occurred."
         )
     return defaults.server_error(request)
+
+
+class SignInView(auth_views.LoginView):
+    """Django's sign-in, with sign-in POSTs limited per address (`LOGIN_RATE`): django-axes
+    locks out a username and address pair, this bounds how many usernames one address may
+    try (each failure is a database row)."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        throttle = LoginThrottle()
+        if not throttle.allow_request(request, self):
+            wait = math.ceil(throttle.wait() or 1)
+            response = render(
+                request, "registration/locked_out.html", {"wait_seconds": wait}, status=429
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)

@@ -6,6 +6,8 @@ owners demoting each other, say). Guardian object permissions are kept in step w
 memberships they derive from. Lock order: portal.transactions.
 """
 
+import ipaddress
+
 from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser, Group
@@ -392,7 +394,14 @@ def namespace_update(
 def lockout_lift(*, actor: Principal, username: str, ip_address: str) -> int:
     """Staff let `username` sign in from `ip_address` again before the lockout runs out."""
     require(permissions.is_staff(actor), "Only staff lift sign-in lockouts.")
-    lifted = axes_reset(ip=ip_address, username=username)
+    username = (username or "").strip()
+    if not username:
+        raise Invalid.field("username", "Name the username whose lockout to lift.")
+    try:
+        ip_address = str(ipaddress.ip_address((ip_address or "").strip()))
+    except ValueError as exc:
+        raise Invalid.field("ip_address", "Give the address the lockout is for.") from exc
+    lifted = axes_reset(ip=ip_address, username=username)  # exactly this pair
     if not lifted:
         raise NotFound(f"No lockout of {username} from {ip_address}.")
     audit(

@@ -25,6 +25,15 @@ class CallerRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": caller_ident(request)}
 
 
+class LoginThrottle(CallerRateThrottle):
+    """Sign-in attempts per address (the caller is anonymous until it succeeds): LOGIN_RATE."""
+
+    scope = "login"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+
+
 class RenderThrottle(CallerRateThrottle):
     """Renders run templates in the sandbox's workers: a caller gets RENDER_RATE of them."""
 

@@ -4,10 +4,11 @@ from django-ipware behind configured proxies, never from a client-written header
 rate-limited per caller; portal sign-in locks out a username and address pair (django-axes)."""
 
 import pytest
+from axes.models import AccessAttempt
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from portal.api.throttles import RenderThrottle
+from portal.api.throttles import LoginThrottle, RenderThrottle
 from portal.audit.models import AuditEntry
 from teams.authentication import FAILURE_LIMIT
 from teams.tokens import personal_token_create, token_cache_key
@@ -176,8 +177,8 @@ class TestLoginLockout:
         assert wrong[-1] == right_after.status_code == 429
         assert b"Too many failed sign-ins" in right_after.content
         assert elsewhere.status_code == 302  # another address is not locked out
-        entries = AuditEntry.objects.filter(action="login.locked_out")  # each refused try
-        assert {(e.object_id, e.after["address"]) for e in entries} == {("ada", "127.0.0.1")}
+        (entry,) = AuditEntry.objects.filter(action="login.locked_out")  # once, not per try
+        assert (entry.object_id, entry.after) == ("ada", {"address": "127.0.0.1"})
 
     def test_staff_see_the_lockout_and_lift_it(self, settings, client):
         UserFactory(username="ada", password="correct horse battery")
@@ -210,3 +211,46 @@ class TestLoginLockout:
 
         assert response.status_code == 403
         assert self.sign_in("correct horse battery").status_code == 429
+
+    def test_refused_tries_while_locked_out_do_not_grow_the_audit_log(self, settings):
+        UserFactory(username="ada", password="correct horse battery")
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            self.sign_in("guess")
+        before = AuditEntry.objects.count()
+
+        refused = [self.sign_in("guess").status_code for _ in range(10)]
+
+        assert refused == [429] * 10
+        assert AuditEntry.objects.count() == before
+
+    def test_one_address_trying_many_usernames_is_slowed_down(self, monkeypatch):
+        monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "5/min"})
+
+        answers = [
+            APIClient().post("/login/", {"username": f"user{i}", "password": "x"}) for i in range(6)
+        ]
+
+        assert [a.status_code for a in answers] == [200] * 5 + [429]
+        assert int(answers[-1]["Retry-After"]) > 0
+        assert AccessAttempt.objects.count() == 5  # the sixth was not even recorded
+
+    @pytest.mark.parametrize(
+        "form",
+        [
+            {"username": "ada", "ip_address": "not-an-ip"},
+            {"username": "ada", "ip_address": ""},
+            {"username": "", "ip_address": ""},
+            {"username": "", "ip_address": "127.0.0.1"},
+        ],
+    )
+    def test_lifting_needs_the_exact_pair(self, settings, client, form):
+        UserFactory(username="ada", password="correct horse battery")
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            self.sign_in("guess")
+        client.force_login(UserFactory(username="boss", is_staff=True))
+
+        response = client.post("/people/lockouts/lift/", form)
+
+        assert response.status_code == 302
+        assert AccessAttempt.objects.count() == 1
+        assert not AuditEntry.objects.filter(action="login.lockout_lifted").exists()
