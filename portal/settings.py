@@ -294,8 +294,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # --- Security (effective when DEBUG is off) ---------------------------------------------
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", default=False)
-# Addresses (or prefixes such as "10.0.") of the reverse proxies in front of the portal. Only
-# behind one of them is X-Forwarded-For read, and then only the entry the proxies wrote
+# Addresses or networks (10.0.0.0/16) of the reverse proxies in front of the portal. Only
+# behind them is X-Forwarded-For read, and then only the entries they wrote
 # (portal.addresses); empty: the client address is REMOTE_ADDR.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG or BEHIND_TLS_PROXY)

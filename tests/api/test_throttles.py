@@ -1,13 +1,16 @@
 """Throttles that never lock out valid callers, and one true client address (issue 10, item 4):
 failed token authentications count per address and only failures count; the address comes
-from django-ipware behind configured proxies, never from a client-written header; renders are
+from the hops outside the configured proxies, never from a client-written header; renders are
 rate-limited per caller; portal sign-in locks out a username and address pair (django-axes)."""
 
 import pytest
 from axes.models import AccessAttempt
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
+from portal.addresses import client_ip, trusted_networks
 from portal.api.throttles import LoginThrottle, RenderThrottle
 from portal.audit.models import AuditEntry
 from teams.authentication import FAILURE_LIMIT
@@ -126,6 +129,35 @@ class TestClientAddress:
 
         entry = AuditEntry.objects.filter(action="promotion.requested").latest("seq")
         assert entry.client_ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "peer", "client"),
+    [
+        # parallel load balancers, either one in front
+        (["10.0.0.5", "10.0.0.6"], "203.0.113.9", "10.0.0.6", "203.0.113.9"),
+        (["10.0.0.5", "10.0.0.6"], "6.6.6.6, 203.0.113.9", "10.0.0.5", "203.0.113.9"),
+        # two hops inside one network, with the client's own entries in front
+        (["10.0.0.0/16"], "6.6.6.6, 10.0.0.1, 203.0.113.9, 10.0.9.9", "10.0.0.2", "203.0.113.9"),
+        (["10.0.0.0/16"], "203.0.113.9:4444", "10.0.0.2", "203.0.113.9"),
+        (["10.0.0.0/16"], "[2001:db8::1]:443", "10.0.0.2", "2001:db8::1"),
+        (["10.0.0.0/16"], "garbage", "10.0.0.2", "10.0.0.2"),
+        # a peer that is no proxy: its header is the client's own
+        (["10.0.0.0/16"], "6.6.6.6", "198.51.100.1", "198.51.100.1"),
+    ],
+)
+def test_the_client_is_the_first_hop_outside_the_trusted_proxies(
+    settings, proxies, forwarded, peer, client
+):
+    settings.TRUSTED_PROXIES = proxies
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=peer)
+
+    assert client_ip(request) == client
+
+
+def test_a_bad_trusted_proxy_entry_stops_start_up():
+    with pytest.raises(ImproperlyConfigured, match="garbage"):
+        trusted_networks(("10.0.0.0/8", "garbage"))
 
 
 class TestRenderRate:
