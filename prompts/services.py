@@ -39,16 +39,17 @@ def _require_edit(actor: Principal, namespace: Namespace) -> None:
 
 MAX_TAGS = 20
 MAX_TAG_CHARS = 50
+MAX_TAG_ENTRIES = 200  # repeats included: a longer list is refused unread
 
 
 def _tag_slugs(names: Iterable[str]) -> list[str]:
     if isinstance(names, str) or not isinstance(names, Iterable):
         raise Invalid.field("tags", "Tags must be a list of slugs.")
-    names = list(itertools.islice(names, MAX_TAGS * 10 + 1))
+    names = list(itertools.islice(names, MAX_TAG_ENTRIES + 1))
     if not all(isinstance(name, str) for name in names):
         raise Invalid.field("tags", "Tags must be a list of slugs.")
     slugs = sorted(set(names))
-    if len(slugs) > MAX_TAGS:
+    if len(slugs) > MAX_TAGS or len(names) > MAX_TAG_ENTRIES:
         raise Invalid.field(
             "tags", f"A prompt has at most {MAX_TAGS} tags.", code=ErrorCode.TOO_LARGE
         )

@@ -87,6 +87,14 @@ class TestTags:
         assert more.status_code == long.status_code == 422
         assert problem(more)["code"] == problem(long)["code"] == "too_large"
 
+    def test_a_list_of_repeated_tags_is_refused_not_cut_short(self, gov):
+        response = gov.clients["writer"].patch(
+            self.url, {"tags": ["aa"] * 201 + ["bb"]}, format="json"
+        )
+
+        assert response.status_code == 422
+        assert not gov.prompt.tags.exists()
+
     def test_twenty_thousand_tags_are_refused_quickly_and_leave_nothing_behind(self, gov):
         started = time.monotonic()
 
