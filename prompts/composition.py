@@ -4,7 +4,7 @@ from django.db.models import Q
 
 from portal.errors import ErrorCode, Invalid
 from prompts.content import VersionContent
-from prompts.models import Deployment, Prompt, PromptVersion
+from prompts.models import Deployment, Prompt, PromptVersion, VersionInclude
 from prompts.templating import includes
 from teams.permissions import Principal, namespaces_visible_to
 
@@ -12,12 +12,28 @@ MAX_INCLUDE_DEPTH = 8
 
 
 def version_includes(version: PromptVersion) -> set[str]:
+    """What a stored version includes. Mustache is scanned here (linear, no code); jinja2 is
+    never parsed in this process: its VersionInclude rows say (one query)."""
+    if version.template_format != PromptVersion.TemplateFormat.MUSTACHE:
+        return included_names([version.pk])[version.pk]
     sources = (
         [m["content"] for m in version.messages or []]
         if version.messages is not None
         else [version.template]
     )
     return includes(version.template_format, sources)
+
+
+def included_names(version_ids: list[int]) -> dict[int, set[str]]:
+    """The `namespace/name` of every prompt each stored version includes, from the
+    VersionInclude rows written with it (stored templates are never parsed again)."""
+    names: dict[int, set[str]] = {pk: set() for pk in version_ids}
+    rows = VersionInclude.objects.filter(version_id__in=version_ids).values_list(
+        "version_id", "included__namespace__slug", "included__name"
+    )
+    for version_id, namespace, name in rows:
+        names[version_id].add(f"{namespace}/{name}")
+    return names
 
 
 def prompts_named(names: set[str]) -> dict[str, Prompt]:
@@ -40,8 +56,9 @@ def _edges(prompt_ids: list[int]) -> dict[int, set[str]]:
         )
     ).distinct()
     edges: dict[int, set[str]] = {pk: set() for pk in prompt_ids}
+    names = included_names([version.pk for version in versions])
     for version in versions:
-        edges[version.prompt_id] |= version_includes(version)
+        edges[version.prompt_id] |= names[version.pk]
     return edges
 
 

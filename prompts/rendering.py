@@ -41,13 +41,24 @@ def _render_error(message: str, code: ErrorCode = ErrorCode.RENDER_ERROR) -> Inv
     return Invalid(message, errors={"variables": [message]}, code=code)
 
 
+MAX_NAMED = 20
+MAX_NAME_CHARS = 64
+
+
+def _names(names: list[str]) -> str:
+    """At most MAX_NAMED names, each cut to MAX_NAME_CHARS: a caller's typo list, not an echo."""
+    shown = [n if len(n) <= MAX_NAME_CHARS else n[:MAX_NAME_CHARS] + "…" for n in names]
+    more = len(names) - MAX_NAMED
+    return ", ".join(shown[:MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
 def check_variables(*, declared: set[str], given: Mapping[str, Any]) -> None:
     missing, unknown = sorted(declared - set(given)), sorted(set(given) - declared)
     problems = []
     if missing:
-        problems.append(f"missing: {', '.join(missing)}")
+        problems.append(f"missing: {_names(missing)}")
     if unknown:
-        problems.append(f"unknown: {', '.join(unknown)}")
+        problems.append(f"unknown: {_names(unknown)}")
     if problems:
         raise Invalid(
             "The variables do not match the prompt's: " + "; ".join(problems) + ".",

@@ -175,7 +175,7 @@ def _unknown_filter_or_test(environment: SandboxedEnvironment, ast: nodes.Templa
         known = environment.filters if isinstance(node, nodes.Filter) else environment.tests
         if node.name not in known:
             kind = "filter" if isinstance(node, nodes.Filter) else "test"
-            return f"No {kind} named {node.name!r}."
+            return f"No {kind} named {_short(repr(node.name))}."
     return None
 
 
@@ -202,7 +202,7 @@ def _check_job(template: str, limits: Limits) -> tuple:
         ast = environment.parse(template)
         unsafe = _unsafe_access(ast)
         if unsafe:
-            return ("error", SYNTAX, f"The sandbox refuses access to {unsafe!r}.")
+            return ("error", SYNTAX, f"The sandbox refuses access to {_short(repr(unsafe))}.")
         unknown = _unknown_filter_or_test(environment, ast)
         if unknown:
             return ("error", SYNTAX, unknown)

@@ -14,6 +14,7 @@ from functools import lru_cache
 from django.conf import settings
 
 from portal.errors import ErrorCode, Invalid
+from prompts.sandbox import SANDBOX as SANDBOX_BREACH
 from prompts.sandbox import Limits, Refused, sandbox
 
 MUSTACHE = "mustache"
@@ -77,14 +78,29 @@ def _mustache_tags(source: str) -> list[tuple[str, str]]:
     return [parse_mustache_tag(inner) for _, _, inner in mustache_tags(source)]
 
 
-@lru_cache(maxsize=1024)
-def _jinja_analysis(source: str) -> tuple[frozenset[str], tuple[str | None, ...]]:
-    """(variables used, includes named) of a jinja2 text, checked in the sandbox."""
+@lru_cache(maxsize=128)
+def _checked_in_sandbox(source: str) -> tuple:
+    """("ok", variables, includes) or ("refused", code, message): a template's refusal is
+    remembered too, so resubmitting it costs no sandbox job. A breach of the sandbox's limits
+    is raised instead (not remembered: it may be the machine's load, not the template)."""
     try:
         variables, referenced = sandbox(limits()).check(source)
     except Refused as exc:
+        if exc.code == SANDBOX_BREACH:
+            raise
+        return ("refused", exc.code, exc.message)
+    return ("ok", frozenset(variables), tuple(referenced))
+
+
+def _jinja_analysis(source: str) -> tuple[frozenset[str], tuple[str | None, ...]]:
+    """(variables used, includes named) of a jinja2 text, checked in the sandbox."""
+    try:
+        answer = _checked_in_sandbox(source)
+    except Refused as exc:
         raise Invalid.field("template", exc.message, code=ErrorCode(exc.code)) from exc
-    return frozenset(variables), tuple(referenced)
+    if answer[0] == "refused":
+        raise Invalid.field("template", answer[2], code=ErrorCode(answer[1]))
+    return answer[1], answer[2]
 
 
 def placeholders(template_format: str, sources: Iterable[str]) -> set[str]:

@@ -215,3 +215,16 @@ class TestPortalForms:
 
         assert response.status_code == 422, response.content[:300]
         assert gov.prompt.versions.count() == 2
+
+
+def test_a_render_with_thousands_of_unknown_variables_answers_briefly(gov):
+    gov.promote_through(1, "development", "staging", "production")
+    variables = {f"v{i}" * 20: "x" for i in range(5000)} | {"name": "Ada"}
+
+    response = gov.clients["r1"].post(
+        "/api/v1/resolve/alpha/greet/render/", {"variables": variables}, format="json"
+    )
+
+    assert response.status_code == 422
+    assert len(response.content) < 5000
+    assert "and 4980 more" in problem(response)["detail"]

@@ -12,6 +12,7 @@ from portal.cache import breaker
 from portal.models import OutboxMessage
 from portal.tasks import drain_outbox
 from prompts.lifecycle import prompt_deprecate, prompt_retire
+from prompts.models import PromptVersion
 from prompts.resolve import cache_keys
 from prompts.services import deployment_set, prompt_create, version_create
 from prompts.templating import placeholders
@@ -557,3 +558,35 @@ def test_making_a_namespace_private_stops_outsiders_resolving_at_once(
         namespace_update(actor=world.admin, namespace=world.namespace, visibility="private")
 
     assert outsider.get("/api/v1/resolve/support/greet/").status_code == 404
+
+
+def test_a_stored_version_the_check_would_now_refuse_still_resolves(world):
+    """Versions written before the creation check: resolve reads their includes from the
+    stored rows instead of parsing them again, so it still answers; render refuses."""
+    prompt = prompt_create(actor=world.admin, namespace=world.namespace, name="legacy")
+    version = PromptVersion.objects.create(
+        prompt=prompt,
+        number=1,
+        template="Hi {{ name.__class__ }}",
+        template_format="jinja2",
+        variables=["name"],
+        sha256="0" * 64,
+        author=world.admin,
+    )
+    deployment_set(
+        prompt=prompt,
+        environment=world.env["production"],
+        version=version,
+        actor=world.admin,
+        action="deployment.seeded",
+    )
+
+    resolved = world.get("support/legacy")
+    rendered = world.service.post(
+        "/api/v1/resolve/support/legacy/render/", {"variables": {"name": "x"}}, format="json"
+    )
+
+    assert resolved.status_code == 200
+    assert resolved.json()["template"] == "Hi {{ name.__class__ }}"
+    assert rendered.status_code == 422
+    assert problem(rendered)["code"] == "sandbox"
