@@ -26,6 +26,9 @@ from prompts.templating import (
 MAX_INCLUDE_DEPTH = 8
 # Placeholders (and includes) one render may fill, all includes counted once.
 MAX_TAGS_PER_RENDER = 50_000
+# Sandbox jobs one render may take: the prompt's own jinja2 texts are one job, and each
+# distinct jinja2 prompt that a mustache text includes is one more.
+MAX_SANDBOX_JOBS_PER_RENDER = 10
 
 
 class Source:
@@ -81,13 +84,26 @@ def _mustache_value(value: Any) -> str:
 
 class _Render:
     """One render call: the variables, each include's text once rendered (the variables are
-    the same everywhere, so is its text) and a budget of placeholders to fill, so includes
-    used many times cannot multiply the work."""
+    the same everywhere, so is its text), and budgets shared by everything the call renders
+    (placeholders filled, sandbox jobs), so includes used many times, or many messages,
+    cannot multiply the work."""
 
     def __init__(self, variables: Mapping[str, Any]) -> None:
         self.variables = variables
         self.included: dict[str, str] = {}
         self.tags_left = MAX_TAGS_PER_RENDER
+        self.jobs_left = MAX_SANDBOX_JOBS_PER_RENDER
+
+    def all(self, sources: list[Source]) -> list[str]:
+        if sources and all(s.template_format == JINJA2 for s in sources):
+            texts = self._jinja_many(sources)  # a chat prompt's messages: one sandbox job
+        else:
+            texts = [self.text(source) for source in sources]
+        if sum(map(len, texts)) > MAX_OUTPUT_CHARS:
+            raise _render_error(
+                f"The output exceeds {MAX_OUTPUT_CHARS} characters.", ErrorCode.TOO_LARGE
+            )
+        return texts
 
     def text(self, source: Source, depth: int = 0) -> str:
         if depth > MAX_INCLUDE_DEPTH:
@@ -130,13 +146,26 @@ class _Render:
         return rendered
 
     def _jinja(self, source: Source) -> str:
+        (text,) = self._jinja_many([source])
+        return text
+
+    def _jinja_many(self, sources: list[Source]) -> list[str]:
+        self.jobs_left -= 1
+        if self.jobs_left < 0:
+            raise _render_error(
+                f"The prompt needs more than {MAX_SANDBOX_JOBS_PER_RENDER} jinja2 renders "
+                "(distinct jinja2 prompts it includes).",
+                ErrorCode.TOO_LARGE,
+            )
         includes = {
             name: included.template
-            for name, included in source.includes.items()
+            for name, included in sources[0].includes.items()
             if included.template_format == JINJA2
         }
         try:
-            return sandbox(limits()).render(source.template, includes, dict(self.variables))
+            return sandbox(limits()).render_many(
+                [source.template for source in sources], includes, dict(self.variables)
+            )
         except Refused as exc:
             raise _render_error(exc.message, ErrorCode(exc.code)) from exc
 
@@ -144,10 +173,10 @@ class _Render:
 def render_all(sources: list[Source], variables: Mapping[str, Any]) -> list[str]:
     """Render several texts of one prompt (a template, or each chat message's content) in one
     call: includes are rendered once and the placeholder budget is shared."""
-    call = _Render(variables)
-    return [call.text(source) for source in sources]
+    return _Render(variables).all(sources)
 
 
 def render(source: Source, variables: Mapping[str, Any]) -> str:
     """Render one text (a template, or one chat message's content)."""
-    return _Render(variables).text(source)
+    (text,) = _Render(variables).all([source])
+    return text

@@ -136,21 +136,29 @@ def _compiled(template: str, includes: tuple[tuple[str, str], ...]):
 
 
 def _render_job(
-    template: str, includes: tuple[tuple[str, str], ...], variables: dict, limits: Limits
+    templates: tuple[str, ...],
+    includes: tuple[tuple[str, str], ...],
+    variables: dict,
+    limits: Limits,
 ) -> tuple:
+    """Render the texts of one prompt (a template, or each chat message) in one job: the
+    limits and the output cap hold for them together."""
     _cpu_budget(limits.cpu_seconds)
     try:
-        chunks, size = [], 0
-        for chunk in _compiled(template, includes).generate(**variables):
-            size += len(chunk)
-            if size > limits.max_output_chars:
-                return (
-                    "error",
-                    TOO_LARGE,
-                    f"The output exceeds {limits.max_output_chars} characters.",
-                )
-            chunks.append(chunk)
-        return ("ok", "".join(chunks))
+        texts, size = [], 0
+        for template in templates:
+            chunks = []
+            for chunk in _compiled(template, includes).generate(**variables):
+                size += len(chunk)
+                if size > limits.max_output_chars:
+                    return (
+                        "error",
+                        TOO_LARGE,
+                        f"The output exceeds {limits.max_output_chars} characters.",
+                    )
+                chunks.append(chunk)
+            texts.append("".join(chunks))
+        return ("ok", texts)
     except UndefinedError as exc:
         return ("error", UNDEFINED, f"Undefined in the template: {_short(exc.message)}.")
     except SecurityError as exc:
@@ -211,10 +219,14 @@ def _check_job(template: str, limits: Limits) -> tuple:
         referenced = list(meta.find_referenced_templates(ast))
     except TemplateSyntaxError as exc:
         return ("error", SYNTAX, f"Jinja2 syntax error on line {exc.lineno}: {_short(exc.message)}")
-    except (RecursionError, MemoryError):
+    except RecursionError:
         return ("error", SYNTAX, "The template nests too deeply.")
+    except MemoryError:
+        return ("error", SANDBOX, "Checking the template needs more memory than allowed.")
     except SecurityError as exc:
         return ("error", SYNTAX, f"Refused by the sandbox: {_short(exc)}")
+    except Exception as exc:  # e.g. an integer literal past Python's 4300-digit limit
+        return ("error", SYNTAX, f"The template cannot be compiled: {_short(exc)}")
     return ("ok", variables, referenced)
 
 
@@ -279,8 +291,17 @@ class Sandbox:
 
     def render(self, template: str, includes: Mapping[str, str], variables: dict) -> str:
         """The rendered text; raises Refused."""
-        (text,) = self._run(_render_job, template, tuple(sorted(includes.items())), variables)
+        (text,) = self.render_many([template], includes, variables)
         return text
+
+    def render_many(
+        self, templates: list[str], includes: Mapping[str, str], variables: dict
+    ) -> list[str]:
+        """Several texts of one prompt in one job (one time limit, one output cap)."""
+        (texts,) = self._run(
+            _render_job, tuple(templates), tuple(sorted(includes.items())), variables
+        )
+        return texts
 
     def check(self, template: str) -> tuple[list[str], list[str | None]]:
         """(variables used, templates included: None for a computed name); raises Refused."""

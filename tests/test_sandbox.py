@@ -11,10 +11,10 @@ import pytest
 from django.conf import settings
 
 from portal.errors import Invalid
-from prompts.rendering import Source, render
+from prompts.rendering import MAX_SANDBOX_JOBS_PER_RENDER, Source, render, render_all
 from prompts.sandbox import Refused, sandbox
 from prompts.services import prompt_create
-from prompts.templating import limits, placeholders
+from prompts.templating import _checked_in_sandbox, limits, placeholders
 from tests.api.conftest import personal_client, problem
 from tests.factories import NamespaceFactory, system_actor
 
@@ -181,8 +181,61 @@ def test_jinja2_includes_of_a_mustache_prompt_cost_one_sandbox_job_each():
     includes["ns/jj"] = Source(
         template_format="jinja2", template="{{ e|upper }}", includes=includes
     )
-    top = mustache("{{> ns/jj}}" * 3000, includes)
+    top = mustache("{{> ns/jj}}" * 20_000, includes)  # 20,000 jobs would take seconds
     started = time.monotonic()
 
-    assert render(top, {"e": "x"}) == "X" * 3000
+    assert render(top, {"e": "x"}) == "X" * 20_000
     assert time.monotonic() - started < 0.5
+
+
+def test_the_output_cap_holds_for_all_of_a_prompts_messages_together():
+    messages = [jinja("{{ 'x' * 2000 }}{{ e }}") for _ in range(200)]  # 400,000 in all
+
+    with pytest.raises(Invalid) as refused:
+        render_all(messages, {"e": ""})
+
+    assert refused.value.code == "too_large"
+
+
+def test_a_chat_prompts_jinja2_messages_share_one_sandbox_job_and_its_time_limit():
+    spin = "{% for i in range(2000) %}{% for j in range(2000) %}{% endfor %}{% endfor %}"
+    messages = [jinja(spin + "{{ e }}") for _ in range(200)]  # seconds each, 200 of them
+    started = time.monotonic()
+
+    with pytest.raises(Invalid, match="longer than"):
+        render_all(messages, {"e": ""})
+
+    assert time.monotonic() - started < settings.RENDER_TIME_LIMIT + 1.5
+
+
+def test_a_render_takes_a_bounded_number_of_sandbox_jobs():
+    includes: dict[str, Source] = {}
+    for i in range(MAX_SANDBOX_JOBS_PER_RENDER + 1):
+        includes[f"ns/j{i}"] = jinja("{{ e }}")
+    top = mustache("".join(f"{{{{> ns/j{i}}}}}" for i in range(len(includes))), includes)
+
+    with pytest.raises(Invalid, match="jinja2 renders") as refused:
+        render(top, {"e": "x"})
+
+    assert refused.value.code == "too_large"
+
+
+def test_a_template_the_compiler_refuses_is_a_syntax_error_and_keeps_the_pool(settings):
+    settings.RENDER_WORKERS = 1
+    pool = sandbox(limits())._running_pool()
+    before = pool.schedule(os.getpid).result()
+
+    with pytest.raises(Invalid) as refused:
+        placeholders("jinja2", ["{{ " + "9" * 5000 + " }}"])
+
+    assert refused.value.code == "template_syntax"
+    assert sandbox(limits())._running_pool().schedule(os.getpid).result() == before
+
+
+def test_a_refused_template_is_remembered():
+    template = "{{ x|no_such_filter_here }}"
+    for _ in range(3):
+        with pytest.raises(Invalid):
+            placeholders("jinja2", [template])
+
+    assert _checked_in_sandbox.cache_info().hits >= 2
