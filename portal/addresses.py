@@ -7,7 +7,8 @@ parallel load balancers, several hops), the chain `X-Forwarded-For, REMOTE_ADDR`
 the right, skipping every hop inside a trusted network; the first one outside is the client,
 the address the outermost trusted proxy saw. Entries further left were written by the client
 and are never used; an entry that is not an address where the client should be ends the walk
-at the nearest proxy.
+at the last trusted hop. (A client inside a trusted network is a proxy as far as this can
+tell: its own entries are believed.) Rate limits and lockouts count IPv6 callers by /64.
 
 (django-ipware was tried first: its proxy list is an exact ordered chain, so one of two
 parallel load balancers answers itself; its strict mode answers nothing once a client
@@ -23,26 +24,35 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
 MAX_FORWARDED_CHARS = 2000
 
 
 @lru_cache(maxsize=8)
 def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
     """The TRUSTED_PROXIES setting parsed (PortalConfig.ready parses it at start-up, so a bad
-    entry stops the process, naming it)."""
+    entry stops the process, naming it). IPv4-mapped networks are stored as IPv4 ones, the
+    form hops are compared in."""
     networks = []
     for entry in entries:
         try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            network = ipaddress.ip_network(entry.strip(), strict=False)
         except ValueError as exc:
             raise ImproperlyConfigured(
                 f"TRUSTED_PROXIES: {entry!r} is not an address or a network such as 10.0.0.0/16."
             ) from exc
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+            network = ipaddress.ip_network(
+                f"{network.network_address.ipv4_mapped}/{network.prefixlen - 96}"
+            )
+        networks.append(network)
     return tuple(networks)
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An X-Forwarded-For entry as an address: `1.2.3.4`, `1.2.3.4:5678`, `[::1]:5678`."""
+def _address(text: str) -> Address | None:
+    """An address as written in X-Forwarded-For or REMOTE_ADDR (`1.2.3.4`, `1.2.3.4:5678`,
+    `[::1]:5678`), IPv4-mapped ones as IPv4; None for anything else (zone ids included)."""
     text = text.strip()
     if text.startswith("[") and "]" in text:
         text = text[1 : text.index("]")]
@@ -52,18 +62,37 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         address = ipaddress.ip_address(text)
     except ValueError:
         return None
-    mapped = getattr(address, "ipv4_mapped", None)
-    return mapped or address
+    if getattr(address, "scope_id", None):
+        return None
+    return getattr(address, "ipv4_mapped", None) or address
 
 
-def client_ip(request: HttpRequest) -> str:
-    remote = request.META.get("REMOTE_ADDR", "")
+def _client(request: HttpRequest) -> Address | None:
+    peer = _address(request.META.get("REMOTE_ADDR", ""))
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     networks = trusted_networks(tuple(settings.TRUSTED_PROXIES))
     if not networks or not forwarded:
-        return remote
-    client = _address(remote)
+        return peer
     hops = forwarded[-MAX_FORWARDED_CHARS:].split(",")
+    client = peer
     while client is not None and any(client in network for network in networks) and hops:
-        client = _address(hops.pop())
-    return str(client) if client is not None else remote
+        hop = _address(hops.pop())
+        if hop is None:  # not an address where one should be: keep the last trusted hop
+            break
+        client = hop
+    return client
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address, as the audit log records it."""
+    client = _client(request)
+    return str(client) if client is not None else request.META.get("REMOTE_ADDR", "")
+
+
+def limit_address(request: HttpRequest) -> str:
+    """The address that rate limits and lockouts count against: the caller's address, but
+    for IPv6 its /64 (one subscriber's network: rotating within it changes nothing)."""
+    client = _client(request)
+    if isinstance(client, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{client}/64", strict=False).network_address)
+    return str(client) if client is not None else request.META.get("REMOTE_ADDR", "")

@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.decorators import method_decorator
 
 from portal.models import OutboxMessage
+from portal.views import sign_in_refusal
 
 # simple-history's history page has one style attribute, which the site's CSP refuses; that
 # page allows exactly this one by its hash (no other inline style, no inline script).
@@ -89,3 +90,16 @@ class OutboxMessageAdmin(InspectOnly, admin.ModelAdmin):
 
     list_display = ["pk", "kind", "created_at", "attempts", "last_error"]
     list_filter = ["kind"]
+
+
+class _RateLimitedSignIn:
+    """The admin's own sign-in page, within the same sign-in rate as the portal's."""
+
+    def __init__(self, login) -> None:
+        self.login = login
+
+    def __call__(self, request, extra_context=None):
+        return sign_in_refusal(request) or self.login(request, extra_context)
+
+
+admin.site.login = _RateLimitedSignIn(admin.site.login)

@@ -283,8 +283,11 @@ ANONYMOUS_USER_NAME = None
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_CLIENT_IP_CALLABLE = "portal.addresses.client_ip"
+AXES_CLIENT_IP_CALLABLE = "portal.addresses.limit_address"  # IPv6 by /64
 AXES_RESET_ON_SUCCESS = True
+# A refused try during a lockout is not recorded: it neither prolongs the lockout nor grows
+# the attempt row, and the lockout is audited once.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False

@@ -91,20 +91,24 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
+def sign_in_refusal(request: HttpRequest) -> HttpResponse | None:
+    """A 429 page when this address has used up its sign-in attempts (`LOGIN_RATE`), else
+    None. django-axes locks out a username and address pair; this bounds how many usernames
+    one address may try (each failure is a database row). The portal's and the admin's
+    sign-in both ask."""
+    throttle = LoginThrottle()
+    if request.method != "POST" or throttle.allow_request(request, None):
+        return None
+    wait = math.ceil(throttle.wait() or 1)
+    response = render(request, "registration/locked_out.html", {"wait_seconds": wait}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 class SignInView(auth_views.LoginView):
-    """Django's sign-in, with sign-in POSTs limited per address (`LOGIN_RATE`): django-axes
-    locks out a username and address pair, this bounds how many usernames one address may
-    try (each failure is a database row)."""
+    """Django's sign-in, within the address's sign-in rate (sign_in_refusal)."""
 
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        throttle = LoginThrottle()
-        if not throttle.allow_request(request, self):
-            wait = math.ceil(throttle.wait() or 1)
-            response = render(
-                request, "registration/locked_out.html", {"wait_seconds": wait}, status=429
-            )
-            response["Retry-After"] = str(wait)
-            return response
-        return super().post(request, *args, **kwargs)
+        return sign_in_refusal(request) or super().post(request, *args, **kwargs)

@@ -6,7 +6,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from portal.addresses import client_ip
+from portal.addresses import limit_address
 from portal.cache import cache_incr
 from portal.principals import ServicePrincipal
 from portal.request_context import note_token
@@ -38,7 +38,7 @@ def record_failure(request) -> None:
     in a minute the answer is 429 instead of 401. Only failures count: a valid token is
     always looked up and served, so one client sending garbage through a shared proxy
     never locks out the others."""
-    failures = cache_incr(f"auth-failures:{client_ip(request)}", FAILURE_WINDOW_SECONDS)
+    failures = cache_incr(f"auth-failures:{limit_address(request)}", FAILURE_WINDOW_SECONDS)
     if failures > FAILURE_LIMIT:
         raise exceptions.Throttled(
             wait=FAILURE_WINDOW_SECONDS,

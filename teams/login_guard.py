@@ -2,7 +2,6 @@
 the current lockouts on the People page and may lift one (teams.services.lockout_lift)."""
 
 from axes.signals import user_locked_out
-from django.conf import settings
 from django.dispatch import receiver
 
 from portal.audit.services import audit
@@ -13,8 +12,9 @@ MAX_USERNAME = 150
 @receiver(user_locked_out, dispatch_uid="teams.audit_lockout")
 def audit_lockout(sender, request, username: str | None, ip_address: str | None, **kwargs):
     """Audit the failure that locks the pair out. axes signals every refused attempt after it
-    too (those record no failure); auditing each would let anyone grow the log at will."""
-    if getattr(request, "axes_failures_since_start", None) != settings.AXES_FAILURE_LIMIT:
+    too; those record no failure (AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT is off), and
+    auditing them would let anyone grow the log at will."""
+    if getattr(request, "axes_failures_since_start", None) is None:
         return
     audit(
         actor=None,

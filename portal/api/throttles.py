@@ -1,11 +1,11 @@
 """Rate limits per caller (DRF throttles): a person by id, a service token by its id, anyone
-else by address (portal.addresses). Rates are settings (REST_FRAMEWORK's
-DEFAULT_THROTTLE_RATES) so they can be raised for a busy CI runner."""
+else by address (portal.addresses.limit_address: IPv6 by /64). Rates are settings
+(REST_FRAMEWORK's DEFAULT_THROTTLE_RATES) so they can be raised for a busy CI runner."""
 
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
-from portal.addresses import client_ip
+from portal.addresses import limit_address
 from portal.principals import ServicePrincipal
 
 
@@ -15,7 +15,7 @@ def caller_ident(request: HttpRequest) -> str:
         return f"token:{user.token_id}"
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
-    return f"address:{client_ip(request)}"
+    return f"address:{limit_address(request)}"
 
 
 class CallerRateThrottle(SimpleRateThrottle):
@@ -31,7 +31,7 @@ class LoginThrottle(CallerRateThrottle):
     scope = "login"
 
     def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+        return self.cache_format % {"scope": self.scope, "ident": limit_address(request)}
 
 
 class RenderThrottle(CallerRateThrottle):

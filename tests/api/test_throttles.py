@@ -3,6 +3,10 @@ failed token authentications count per address and only failures count; the addr
 from the hops outside the configured proxies, never from a client-written header; renders are
 rate-limited per caller; portal sign-in locks out a username and address pair (django-axes)."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from axes.models import AccessAttempt
 from django.core.cache import cache
@@ -142,6 +146,11 @@ class TestClientAddress:
         (["10.0.0.0/16"], "203.0.113.9:4444", "10.0.0.2", "203.0.113.9"),
         (["10.0.0.0/16"], "[2001:db8::1]:443", "10.0.0.2", "2001:db8::1"),
         (["10.0.0.0/16"], "garbage", "10.0.0.2", "10.0.0.2"),
+        (["10.0.0.0/16"], "6.6.6.6, garbage, 10.0.9.9", "10.0.0.2", "10.0.9.9"),
+        (["10.0.0.0/16"], "fe80::1%eth0", "10.0.0.2", "10.0.0.2"),
+        # IPv4-mapped proxies and peers are compared as IPv4
+        (["::ffff:10.0.0.0/112"], "203.0.113.9", "::ffff:10.0.0.2", "203.0.113.9"),
+        ([], "", "::ffff:198.51.100.1", "198.51.100.1"),
         # a peer that is no proxy: its header is the client's own
         (["10.0.0.0/16"], "6.6.6.6", "198.51.100.1", "198.51.100.1"),
     ],
@@ -158,6 +167,33 @@ def test_the_client_is_the_first_hop_outside_the_trusted_proxies(
 def test_a_bad_trusted_proxy_entry_stops_start_up():
     with pytest.raises(ImproperlyConfigured, match="garbage"):
         trusted_networks(("10.0.0.0/8", "garbage"))
+
+    started = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": "",
+            "TRUSTED_PROXIES": "10.0.0.0/8,garbage",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert started.returncode != 0
+    assert "TRUSTED_PROXIES: 'garbage'" in started.stderr
+
+
+def test_ipv6_callers_are_counted_by_their_slash_64():
+    statuses = [
+        bearer("abcdefgh.garbage").get(TEAMS, REMOTE_ADDR=f"2001:db8:1:2::{i:x}").status_code
+        for i in range(FAILURE_LIMIT + 1)
+    ]
+    elsewhere = bearer("abcdefgh.garbage").get(TEAMS, REMOTE_ADDR="2001:db8:1:3::1")
+
+    assert statuses[-1] == 429  # rotating within the /64 did not dodge the count
+    assert elsewhere.status_code == 401
 
 
 class TestRenderRate:
@@ -254,6 +290,17 @@ class TestLoginLockout:
 
         assert refused == [429] * 10
         assert AuditEntry.objects.count() == before
+
+    def test_the_admin_sign_in_counts_in_the_same_rate(self, monkeypatch):
+        monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "3/min"})
+        client = APIClient()
+
+        portal = [client.post("/login/", {"username": f"u{i}", "password": "x"}) for i in range(2)]
+        admin_ = [
+            client.post("/admin/login/", {"username": f"a{i}", "password": "x"}) for i in range(2)
+        ]
+
+        assert [r.status_code for r in portal + admin_] == [200, 200, 200, 429]
 
     def test_one_address_trying_many_usernames_is_slowed_down(self, monkeypatch):
         monkeypatch.setattr(LoginThrottle, "THROTTLE_RATES", {"login": "5/min"})
