@@ -131,6 +131,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",  # answers a locked-out sign-in with the lockout page
+    "portal.error_pages.ErrorPagesMiddleware",  # last: the error handlers answer in DEBUG too
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -307,7 +308,7 @@ CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# A problem (403 csrf_failed) under /api/, Django's page in the portal.
+# A problem (403 csrf_failed) under /api/, the portal's own page elsewhere.
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

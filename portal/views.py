@@ -1,20 +1,35 @@
 """Site-wide views: liveness, sign-in and the error handlers. Under /api/ every error is an RFC 9457
-problem (unknown paths in DEBUG too); the portal keeps Django's HTML pages."""
+problem (unknown paths in DEBUG too); the portal answers its own pages (portal/errors/*.html, in
+the portal's layout), in DEBUG too (portal.error_pages)."""
 
+import logging
 import math
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import render
-from django.urls import Resolver404, resolve
-from django.views import csrf, defaults
+from django.template import loader
+from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from portal import request_context
 from portal.api.authentication import csrf_failure_detail
 from portal.api.problems import body_too_large_response, problem_json_response
 from portal.api.throttles import LoginThrottle
-from portal.errors import ErrorCode
+from portal.errors import DomainError, ErrorCode
+
+logger = logging.getLogger(__name__)
+
+# What the 500 page falls back to when its template cannot render: no template, no database.
+PLAIN_SERVER_ERROR = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Server error · Prompt '
+    "portal</title></head><body><main><h1>Something went wrong on our side</h1><p>The error is "
+    'logged. Try again in a moment; <a href="/">go to the home page</a>.</p></main></body></html>'
+)
 
 
 def ping(request: HttpRequest) -> JsonResponse:
@@ -26,11 +41,17 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def _sign_in_url(request: HttpRequest) -> str:
+    """The sign-in page, coming back here afterwards."""
+    return f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}"
+
+
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler400: Django's SuspiciousOperation family (a body above
-    DATA_UPLOAD_MAX_MEMORY_SIZE, a Host not in ALLOWED_HOSTS, …)."""
+    DATA_UPLOAD_MAX_MEMORY_SIZE, a Host not in ALLOWED_HOSTS, …). The page keeps the reason
+    to itself (it may quote the attacker's input or the server's limits)."""
     if not _is_api(request):
-        return defaults.bad_request(request, exception)
+        return render(request, "portal/errors/400.html", status=400)
     if isinstance(exception, RequestDataTooBig):
         return body_too_large_response()
     if isinstance(exception, DisallowedHost):
@@ -44,21 +65,34 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     )
 
 
+def refusal_reason(exception: Exception | None) -> str:
+    """What the service said when it refused: `require_or_403`'s detail (Django's
+    PermissionDenied), a domain `PermissionDenied`'s detail; "" when it said nothing."""
+    if isinstance(exception, DomainError):
+        return exception.detail
+    if exception is None or not exception.args:
+        return ""
+    return str(exception.args[0]) if isinstance(exception.args[0], str) else ""
+
+
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return problem_json_response(
             status_code=403, code=ErrorCode.PERMISSION_DENIED, detail=str(exception or "Forbidden.")
         )
-    return defaults.permission_denied(request, exception)
+    context = {"reason": refusal_reason(exception), "sign_in_url": _sign_in_url(request)}
+    return render(request, "portal/errors/403.html", context, status=403)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF_FAILURE_VIEW, for views outside DRF (DRF's session check answers the same)."""
+    """CSRF_FAILURE_VIEW, for views outside DRF (DRF's session check answers the same). In the
+    portal a page that says what to do (Django's own carries an inline style the CSP refuses)."""
     if _is_api(request):
         return problem_json_response(
             status_code=403, code=ErrorCode.CSRF_FAILED, detail=csrf_failure_detail(reason)
         )
-    return csrf.csrf_failure(request, reason)
+    context = {"reason": reason, "no_cookie": reason == REASON_NO_CSRF_COOKIE}
+    return render(request, "portal/errors/403_csrf.html", context, status=403)
 
 
 def _routed(path: str) -> bool:
@@ -76,19 +110,42 @@ def api_not_found(request: HttpRequest) -> HttpResponse:
     return problem_json_response(status_code=404, code=ErrorCode.NOT_FOUND, detail=detail)
 
 
+def not_found_detail(exception: Exception | None) -> str:
+    """The message of an Http404 a view raised ("No prompt ns/name."); never the resolver's
+    (a list of the URL patterns tried)."""
+    if not isinstance(exception, Http404) or isinstance(exception, Resolver404):
+        return ""
+    if exception.args and isinstance(exception.args[0], str):
+        return exception.args[0]
+    return ""
+
+
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return api_not_found(request)
-    return defaults.page_not_found(request, exception)
+    context = {
+        "request_path": request.path,
+        "detail": not_found_detail(exception),
+        "sign_in_url": _sign_in_url(request),
+    }
+    return render(request, "portal/errors/404.html", context, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: the problem names no exception and carries no traceback (the log has it)."""
+    """handler500: the problem names no exception and carries no traceback (the log has it).
+    The page renders without the request (no context processor, so no session, user or
+    database) and, should even that fail, falls back to plain HTML: it never raises."""
     if _is_api(request):
         return problem_json_response(
             status_code=500, code=ErrorCode.SERVER_ERROR, detail="An unexpected error occurred."
         )
-    return defaults.server_error(request)
+    context = {"request_id": request_context.current().request_id, "debug": settings.DEBUG}
+    try:
+        html = loader.get_template("portal/errors/500.html").render(context)
+    except Exception:
+        logger.exception("The 500 page failed to render; answering plain HTML")
+        html = PLAIN_SERVER_ERROR
+    return HttpResponseServerError(html)
 
 
 def sign_in_refusal(request: HttpRequest) -> HttpResponse | None:

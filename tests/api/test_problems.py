@@ -1,6 +1,7 @@
 """Every API error is an RFC 9457 problem (`application/problem+json`, a code of `ErrorCode`),
 with DEBUG off: unknown routes with any method and any caller, 405, 406, 413, 415, CSRF
-failures, suspicious requests, 429 and crashes. The portal keeps Django's HTML pages.
+failures, suspicious requests, 429 and crashes. The portal answers its own HTML pages
+(tests/test_error_pages.py).
 
 The clients enforce CSRF checks, as browsers and gunicorn do (Django's test client skips them
 unless told)."""
@@ -195,8 +196,9 @@ def test_a_crash_under_api_is_a_500_problem_without_a_traceback(settings, path):
 
 
 @error_urls
-def test_a_crash_in_the_portal_is_django_s_page():
+def test_a_crash_in_the_portal_is_the_portal_s_page():
     response = Client(raise_request_exception=False).get("/test/crash/")
 
     html_page(response, 500)
     assert SECRET not in response.content.decode()
+    assert "Something went wrong on our side" in response.content.decode()
