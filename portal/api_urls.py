@@ -4,7 +4,7 @@ schema and docs, and problem+json for every unknown path."""
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from portal.api.docs import api_docs_view
+from portal.api.docs import api_docs_view, api_redoc_view
 from portal.views import api_not_found
 
 urlpatterns = [
@@ -17,6 +17,11 @@ urlpatterns = [
         "docs/",
         api_docs_view(url_name="api-schema", permission_classes=[]),
         name="api-docs",
+    ),
+    path(
+        "redoc/",
+        api_redoc_view(url_name="api-schema", permission_classes=[]),
+        name="api-redoc",
     ),
     # Unknown API paths answer problem+json, in DEBUG too.
     re_path(r"^.*$", api_not_found),

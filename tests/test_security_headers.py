@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from portal.api.docs import REDOC_BUNDLE_STYLES
 from prompts.services import deployment_set
 from tests.factories import UserFactory
 
@@ -121,14 +122,40 @@ def test_api_docs_load_their_script_from_the_portal_under_the_strict_policy(clie
     script = client.get("/api/v1/docs/", {"script": ""})
 
     policy = csp(page)
-    assert policy["script-src"] == ["'self'", "https://cdn.jsdelivr.net"]
-    assert "'unsafe-inline'" not in policy["style-src"]
-    assert policy["img-src"] == ["'self'", "https://cdn.jsdelivr.net", "data:"]
+    assert policy["script-src"] == ["'self'"]  # the assets are ours: no CDN origin
+    assert policy["style-src"] == ["'self'"]
+    assert policy["img-src"] == ["'self'", "data:"]
     assert policy["frame-ancestors"] == ["'none'"]
     assert inline_code(page) == []
-    assert '<script src="/api/v1/docs/?script="></script>' in page.content.decode()
+    body = page.content.decode()
+    assert '<script src="/api/v1/docs/?script="></script>' in body
+    assert (
+        '<script src="/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js">'
+        in body
+    )
+    assert "https://" not in body
     assert script["Content-Type"].startswith("application/javascript")
     assert "SwaggerUIBundle(" in script.content.decode()
+    assert "https://" not in script.content.decode()
+
+
+def test_redoc_loads_from_the_portal_with_its_nonce_styles_and_a_blob_worker(client):
+    page = client.get("/api/v1/redoc/")
+
+    policy = csp(page)
+    body = page.content.decode()
+    nonce = body.split(' nonce="', 1)[1].split('"', 1)[0]
+    assert len(nonce) >= 16
+    assert policy["script-src"] == ["'self'"]
+    assert policy["style-src"] == ["'self'", f"'nonce-{nonce}'", *REDOC_BUNDLE_STYLES]
+    assert policy["worker-src"] == ["'self'", "blob:"]
+    assert policy["img-src"] == ["'self'", "data:"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert inline_code(page) == []
+    assert (
+        '<script src="/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js">' in body
+    )
+    assert "https://" not in body  # no Google Fonts
 
 
 def test_admin_history_allows_only_its_one_style_attribute(client, deployed):
