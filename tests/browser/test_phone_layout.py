@@ -120,6 +120,9 @@ def test_main_pages_fit_a_phone_without_sideways_scrolling(page, sign_in, seeded
         "people": ("/people/", "People"),
         "tokens": ("/tokens/", "Your API tokens"),
         "team": (f"/teams/{prompt.namespace.team.slug}/", prompt.namespace.team.name),
+        "new-prompt": ("/prompts/new/", "New prompt"),
+        "new-version": (f"{base}versions/new/", "New version"),
+        "not-found": ("/prompts/support/no-such-prompt/", "Page not found"),
     }
 
     page.set_viewport_size(PHONE)
