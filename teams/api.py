@@ -93,7 +93,10 @@ class TokenListCreate(generics.ListAPIView):
         request=s.TokenCreateSerializer,
         responses={201: s.TokenCreatedSerializer},
         examples=[
-            request_example("Expiring", {"name": "laptop", "expires_at": "2031-01-01T00:00:00Z"})
+            request_example(
+                "Until the end of a day", {"name": "laptop", "expires_at": "2031-12-31"}
+            ),
+            request_example("Expiring", {"name": "laptop", "expires_at": "2031-01-01T00:00:00Z"}),
         ],
     )
     def post(self, request: Request) -> Response:

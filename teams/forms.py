@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from teams import selectors
 from teams.models import Membership, Namespace
-from teams.tokens import NAME_MAX_LENGTH
+from teams.tokens import NAME_MAX_LENGTH, end_of_day, expiry_zone_name
 
 
 class ActionForm(forms.Form):
@@ -79,15 +79,24 @@ class TokenForm(PageForm):
     expires_at = forms.DateField(
         required=False,
         label="Valid until (optional)",
-        help_text="The token stops working at the end of this day (UTC).",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["expires_at"].help_text = (
+            f"The token stops working at the end of this day ({expiry_zone_name()} time), "
+            "the same as a date sent to the API."
+        )
 
     def clean_expires_at(self) -> dt.datetime | None:
         day = self.cleaned_data["expires_at"]
         if day is None:
             return None
-        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+        try:
+            return end_of_day(day)
+        except ValueError as exc:
+            raise forms.ValidationError("Choose an earlier day.", code="too_late") from exc
 
 
 ACCESS_CHANGES = {

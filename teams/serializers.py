@@ -1,8 +1,13 @@
+import datetime as dt
+import re
+
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.audit.permissions import AUDITORS_GROUP
 from teams.models import ApiToken, Membership, Namespace, Team
+from teams.tokens import end_of_day
 
 User = get_user_model()
 
@@ -89,9 +94,43 @@ class TokenCreatedSerializer(TokenSerializer):
         read_only_fields = fields
 
 
+_BARE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "date"},
+            {"type": "string", "format": "date-time"},
+        ]
+    }
+)
+class ExpiryField(serializers.DateTimeField):
+    """A datetime, or a bare date meaning the end of that day in the portal's time zone.
+
+    The same rule as the portal's token form: `2026-12-31` stops working at midnight after that
+    day in TIME_ZONE (UTC unless configured).
+    """
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and _BARE_DATE.fullmatch(value.strip()):
+            try:
+                return end_of_day(dt.date.fromisoformat(value.strip()))
+            except ValueError:
+                self.fail("invalid", format="YYYY-MM-DD (before 9999-12-31) or ISO 8601")
+        return super().to_internal_value(value)
+
+
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=50)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expires_at = ExpiryField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A datetime, or a date (`2026-12-31`): valid through the end of that day in "
+        "the portal's time zone (TIME_ZONE, UTC unless configured), as in the portal's form. "
+        "null or absent: never expires.",
+    )
 
 
 class ServiceTokenCreateSerializer(TokenCreateSerializer):

@@ -52,6 +52,23 @@ class TokenRecord:
         return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
+def expiry_zone_name() -> str:
+    """The zone an expiry date is read in: the portal's current time zone (TIME_ZONE)."""
+    return timezone.get_current_timezone_name()
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """When a token chosen to be valid until `day` stops: the next midnight in the portal's zone.
+
+    The portal form and the API read a bare date the same way, so `2026-12-31` works through
+    23:59:59 on that day in TIME_ZONE (UTC unless configured).
+    """
+    if day >= dt.date.max:
+        raise ValueError("The last day of the calendar has no end of day to expire at.")
+    zone = timezone.get_current_timezone()
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min).replace(tzinfo=zone)
+
+
 def _cache_key(prefix: str) -> str:
     return f"auth-token:v1:{prefix}"
 

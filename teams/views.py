@@ -178,6 +178,32 @@ def token_or_404(candidates: QuerySet[ApiToken], prefix: str) -> ApiToken:
     return token
 
 
+# A new token's secret crosses the redirect after its POST in the session (stored server side)
+# and is removed the first time a page shows it: a reload shows it no more and creates nothing.
+NEW_SECRET_SESSION_KEY = "teams:new-token-secret"
+
+
+def secret_keep(request: HttpRequest, scope: str, token: ApiToken, secret: str) -> None:
+    """Hold `secret` for the next page of `scope` (`personal` or `namespace:<slug>`)."""
+    request.session[NEW_SECRET_SESSION_KEY] = {
+        "scope": scope,
+        "prefix": token.prefix,
+        "secret": secret,
+    }
+
+
+def secret_pop(request: HttpRequest, scope: str, candidates: QuerySet[ApiToken]) -> dict[str, Any]:
+    """The template context that shows a held secret once (empty if none is held for `scope`)."""
+    held = request.session.get(NEW_SECRET_SESSION_KEY)
+    if not isinstance(held, dict) or held.get("scope") != scope:
+        return {}
+    del request.session[NEW_SECRET_SESSION_KEY]
+    token = candidates.filter(prefix=held.get("prefix")).first()
+    if token is None:
+        return {}
+    return {"created_token": token, "secret": held.get("secret", "")}
+
+
 def _tokens_page(
     request: HttpRequest, form: TokenForm, status: int = 200, **extra: Any
 ) -> HttpResponse:
@@ -191,7 +217,8 @@ def _token_create(request: HttpRequest) -> HttpResponse:
     if form.errors:
         return _tokens_page(request, form, status=error_status(form))
     token, secret = created
-    return _tokens_page(request, TokenForm(), created_token=token, secret=secret)
+    secret_keep(request, "personal", token, secret)
+    return redirect(reverse("teams:tokens") + "#new-token")
 
 
 @login_required
@@ -199,7 +226,8 @@ def _token_create(request: HttpRequest) -> HttpResponse:
 def token_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _token_create(request)
-    return _tokens_page(request, TokenForm())
+    shown = secret_pop(request, "personal", selectors.tokens_of(user=request.user))
+    return _tokens_page(request, TokenForm(), **shown)
 
 
 @login_required

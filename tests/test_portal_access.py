@@ -144,7 +144,6 @@ WRITES = [
         TEAM_MANAGERS,
         lambda w: reverse("approvals:service_token_create", args=[w.namespace.slug]),
         {"name": "new bot"},
-        success_status=200,
     ),
     Write(
         "service_token_revoke",
@@ -506,10 +505,13 @@ def test_service_token_secret_is_shown_once(client, world):
     client.force_login(world.people["owner"])
     page_url = reverse("approvals:namespace", args=[world.namespace.slug])
 
-    response = client.post(
+    posted = client.post(
         reverse("approvals:service_token_create", args=[world.namespace.slug]), {"name": "search"}
     )
 
+    assert posted.status_code == 302
+    assert posted["Location"] == page_url + "#new-token"
+    response = client.get(page_url)
     secret = response.context["secret"]
     body = response.content.decode()
     assert body.count(secret) == 1
@@ -523,6 +525,22 @@ def test_service_token_secret_is_shown_once(client, world):
     assert secret.split(".")[1] not in later
     assert token.prefix in later
     assert secret not in str(dict(client.session))
+    assert ApiToken.objects.filter(name="search").count() == 1
+
+
+def test_a_held_service_token_secret_shows_only_on_its_own_namespace_page(client, world):
+    client.force_login(world.people["staff"])
+    client.post(
+        reverse("approvals:service_token_create", args=[world.namespace.slug]), {"name": "search"}
+    )
+
+    elsewhere = client.get(reverse("approvals:namespace", args=["elsewhere"]))
+    personal = client.get(reverse("teams:tokens"))
+    own = client.get(reverse("approvals:namespace", args=[world.namespace.slug]))
+
+    assert "secret" not in elsewhere.context
+    assert "secret" not in personal.context
+    assert own.context["secret"]
 
 
 def test_service_token_revoke_refuses_tokens_of_other_namespaces(client, world):
@@ -545,8 +563,11 @@ def test_personal_token_secret_is_shown_once_and_listed_after(client, world):
     client.force_login(user)
     url = reverse("teams:tokens")
 
-    response = client.post(url, {"name": "laptop", "expires_at": "2999-12-31"})
+    posted = client.post(url, {"name": "laptop", "expires_at": "2999-12-31"})
 
+    assert posted.status_code == 302
+    assert posted["Location"] == url + "#new-token"
+    response = client.get(url)
     secret = response.context["secret"]
     assert response.status_code == 200
     assert response.content.decode().count(secret) == 1
@@ -558,6 +579,8 @@ def test_personal_token_secret_is_shown_once_and_listed_after(client, world):
     assert secret not in later
     assert "laptop" in later
     assert token.prefix in later
+    assert "end of 2999-12-31 (UTC)" in later
+    assert secret not in str(dict(client.session))
 
 
 def test_personal_token_page_lists_and_revokes_only_your_own(client, world):

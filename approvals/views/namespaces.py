@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -22,7 +23,7 @@ from teams import selectors as team_selectors
 from teams import services as team_services
 from teams.forms import ActionForm, NamespaceForm, TokenForm
 from teams.models import Namespace
-from teams.views import token_or_404
+from teams.views import secret_keep, secret_pop, token_or_404
 
 
 def _grantable(
@@ -100,7 +101,17 @@ def _to_namespace(namespace: Namespace, anchor: str) -> HttpResponse:
 @login_required
 def namespace_detail(request: HttpRequest, namespace: str) -> HttpResponse:
     target = found(team_selectors.namespace_get, user=request.user, slug=namespace)
-    return _namespace_page(request, target)
+    shown = {}
+    if permissions.can_manage_namespace(request.user, target):
+        shown = secret_pop(
+            request,
+            f"namespace:{target.slug}",
+            team_selectors.service_tokens_of(namespace=target),
+        )
+    response = _namespace_page(request, target, **shown)
+    if shown:
+        add_never_cache_headers(response)
+    return response
 
 
 @login_required
@@ -181,7 +192,8 @@ def service_token_create(request: HttpRequest, namespace: str) -> HttpResponse:
     if form.errors:
         return _namespace_page(request, target, status=error_status(form), token_form=form)
     token, secret = created
-    return _namespace_page(request, target, created_token=token, secret=secret)
+    secret_keep(request, f"namespace:{target.slug}", token, secret)
+    return _to_namespace(target, "#new-token")
 
 
 @login_required
