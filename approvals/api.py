@@ -149,10 +149,23 @@ class PromotionCancel(_Decision):
 
 class DeploymentHistorySerializer(serializers.Serializer):
     environment = serializers.CharField(source="environment.slug")
-    version = serializers.IntegerField(source="version.number")
-    at = serializers.DateTimeField(source="history_date")
-    by = serializers.CharField(source="history_user.username", allow_null=True, default=None)
-    change = serializers.CharField(source="get_history_type_display")
+    version = serializers.IntegerField(source="version_number", help_text="The version it ran.")
+    from_version = serializers.IntegerField(
+        source="from_number", allow_null=True, help_text="The version it ran before; null at first."
+    )
+    kind = serializers.ChoiceField(
+        choices=["promotion", "rollback", "seeded", "other"],
+        help_text="promotion (see `request`), rollback, seeded by the demo, or other.",
+    )
+    request = serializers.IntegerField(
+        source="request_id", allow_null=True, help_text="The promotion request it applied."
+    )
+    justification = serializers.CharField(help_text="The promotion's or rollback's reason.")
+    at = serializers.DateTimeField()
+    by = serializers.CharField(
+        allow_null=True, help_text="Who made the change (a username, a token, or 'system')."
+    )
+    change = serializers.CharField(help_text="Created or Changed.")
 
 
 class Rollback(PromptScoped, APIView):
@@ -182,9 +195,9 @@ class Rollback(PromptScoped, APIView):
             version=version,
             justification=data["justification"],
         )
-        latest = deployment.history.select_related("environment", "version", "history_user").latest(
-            "history_date", "history_id"
-        )
+        latest = selectors.deployment_changes(
+            prompt=prompt, environment_slug=deployment.environment.slug
+        )[0]
         return Response(DeploymentHistorySerializer(latest).data)
 
 
@@ -199,7 +212,7 @@ class DeploymentHistory(PromptScoped, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return PromotionRequest.objects.none()
-        return selectors.deployment_history(
+        return selectors.deployment_changes(
             prompt=self.prompt(), environment_slug=self.request.query_params.get("environment")
         )
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, prefetch_related_objects
@@ -10,8 +11,9 @@ from guardian.shortcuts import get_users_with_perms
 
 from approvals.models import PromotionRequest, PromotionScope, Review
 from approvals.permissions import grant_lookup, holders_of, promotion_scopes_of, scope_filter
+from portal.audit.models import AuditEntry
 from portal.errors import NotFound
-from prompts.models import Deployment, Environment, Prompt
+from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from teams import permissions
 from teams.models import Namespace, Team
 from teams.permissions import Principal, namespaces_visible_to
@@ -165,6 +167,121 @@ def deployment_history(*, prompt: Prompt, environment_slug: str | None = None) -
     history = Deployment.history.filter(prompt_id=prompt.pk)
     if environment_slug:
         history = history.filter(environment__slug=environment_slug)
-    return history.select_related("environment", "version", "history_user").order_by(
+    return history.select_related("environment", "version", "history_user", "deployed_by").order_by(
         "-history_date", "-history_id"
     )
+
+
+KINDS = {
+    "promotion.applied": "promotion",
+    "deployment.rolled_back": "rollback",
+    "deployment.seeded": "seeded",
+}
+
+
+@dataclass
+class DeploymentChange:
+    """One change of one environment, explained: what kind (promotion, rollback, seeded,
+    other), who, when, from which version to which, and for promotions the request."""
+
+    environment: Environment
+    version: PromptVersion
+    from_version: PromptVersion | None
+    at: Any
+    kind: str
+    by: str | None
+    justification: str
+    request: PromotionRequest | None
+    change: str
+    deployed_by: Any = None
+    history_user: Any = None
+
+    @property
+    def version_number(self) -> int:
+        return self.version.number
+
+    @property
+    def from_number(self) -> int | None:
+        return self.from_version.number if self.from_version else None
+
+    @property
+    def request_id(self) -> int | None:
+        return self.request.pk if self.request else None
+
+
+def deployment_changes(
+    *, prompt: Prompt, environment_slug: str | None = None
+) -> list[DeploymentChange]:
+    """The deployment history, newest first, each change explained from its history row, the
+    audit entry written with it and the promotion request behind it. Three queries for any
+    number of changes (history rows, audit entries, requests)."""
+    rows = list(deployment_history(prompt=prompt, environment_slug=environment_slug))
+    rows.reverse()  # oldest first, to know each change's previous version
+    environments = {row.environment_id: row.environment for row in rows}
+    object_ids = {f"{prompt.full_name}@{env.slug}": env.pk for env in environments.values()}
+    entries: dict[int, list[AuditEntry]] = {}
+    if object_ids:
+        for entry in AuditEntry.objects.filter(
+            object_type="deployment", object_id__in=list(object_ids)
+        ).order_by("seq"):
+            entries.setdefault(object_ids[entry.object_id], []).append(entry)
+    matched: dict[int, AuditEntry] = {}
+    previous: dict[int, Any] = {}
+    position: dict[int, int] = {}
+    for row in rows:
+        before = previous.get(row.environment_id)
+        previous[row.environment_id] = row
+        if before is not None and before.version_id == row.version_id:
+            continue
+        queue = entries.get(row.environment_id, [])
+        for index in range(position.get(row.environment_id, 0), len(queue)):
+            after = queue[index].after or {}
+            if isinstance(after, dict) and after.get("version") == row.version.number:
+                matched[row.history_id] = queue[index]
+                position[row.environment_id] = index + 1
+                break
+    request_ids = {
+        entry.after.get("request")
+        for entry in matched.values()
+        if entry.action == "promotion.applied" and isinstance(entry.after.get("request"), int)
+    }
+    requests = (
+        PromotionRequest.objects.in_bulk(list(request_ids), field_name="pk") if request_ids else {}
+    )
+    changes: list[DeploymentChange] = []
+    previous = {}
+    for row in rows:
+        before = previous.get(row.environment_id)
+        previous[row.environment_id] = row
+        entry = matched.get(row.history_id)
+        request = requests.get(entry.after.get("request")) if entry else None
+        user = row.history_user or row.deployed_by
+        by = user.get_username() if user else None
+        if by is None and entry is not None:
+            by = entry.actor
+        changes.append(
+            DeploymentChange(
+                environment=row.environment,
+                version=row.version,
+                from_version=before.version if before else None,
+                at=row.history_date,
+                kind=KINDS.get(entry.action, "other") if entry else "other",
+                by=by,
+                justification=entry.justification if entry else "",
+                request=request,
+                change=row.get_history_type_display(),
+                deployed_by=row.deployed_by,
+                history_user=row.history_user,
+            )
+        )
+    changes.reverse()
+    return changes
+
+
+def rolled_back_from(changes: Iterable[DeploymentChange]) -> dict[int, DeploymentChange]:
+    """Per version id, the latest rollback that moved an environment away from it."""
+    result: dict[int, DeploymentChange] = {}
+    for change in changes:  # newest first
+        if change.kind == "rollback" and change.from_version is not None:
+            result.setdefault(change.from_version.pk, change)
+    return result

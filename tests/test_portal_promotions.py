@@ -19,6 +19,7 @@ from portal.audit import selectors as audit_module
 from portal.audit.models import AuditEntry
 from prompts.models import Deployment
 from prompts.services import version_create
+from tests.api.conftest import personal_client
 from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -172,7 +173,12 @@ WRITES = [
         "rollback",
         frozenset({"reviewer"}),
         lambda w: w.prompt_url("rollback"),
-        {"environment": "staging", "version": "", "justification": "v2 misbehaves"},
+        {
+            "environment": "staging",
+            "version": "",
+            "justification": "v2 misbehaves",
+            "confirmed": "yes",
+        },
     ),
 ]
 
@@ -643,12 +649,17 @@ def test_rollback_from_the_history_page(client, world):
     form = next(e for e in page.context["environments"] if e.environment.slug == "staging")
     assert form.rollback_form.fields["version"].choices == [(1, "v1 (the previous one)")]
     entries = AuditEntry.objects.count()
+    data = {"environment": "staging", "version": "1", "justification": "v2 is rude"}
 
-    response = client.post(
-        world.prompt_url("rollback"),
-        {"environment": "staging", "version": "1", "justification": "v2 is rude"},
-        follow=True,
-    )
+    confirm = client.post(world.prompt_url("rollback"), data)
+
+    assert confirm.status_code == 200
+    assert "approvals/rollback_confirm.html" in [t.name for t in confirm.templates]
+    assert "Roll back Staging?" in _body(confirm)
+    assert "moves Staging forward" not in _body(confirm)
+    assert world.running("staging") == 2
+    assert AuditEntry.objects.count() == entries
+    response = client.post(world.prompt_url("rollback"), data | {"confirmed": "yes"}, follow=True)
 
     body = _body(response)
     assert response.redirect_chain[-1][0].endswith("#env-staging")
@@ -664,6 +675,73 @@ def test_rollback_from_the_history_page(client, world):
     assert (entry.before, entry.after["version"]) == ({"version": 2}, 1)
     staging = next(e for e in response.context["environments"] if e.environment.slug == "staging")
     assert [change.version.number for change in staging.changes] == [1, 2, 1]
+
+
+def test_history_explains_each_change_on_the_page(client, world):
+    services.rollback(
+        actor=world["reviewer"],
+        prompt=world.prompt,
+        environment=world.env["staging"],
+        justification="v2 is rude",
+    )
+    applied = PromotionRequest.objects.get(environment__slug="staging", version=world.v2)
+    Deployment.history.filter(environment__slug="staging").update(
+        history_user=None, deployed_by=None
+    )
+    client.force_login(world["viewer"])
+
+    response = client.get(world.prompt_url("deployments"))
+
+    staging = next(e for e in response.context["environments"] if e.environment.slug == "staging")
+    explained = [
+        (c.kind, c.from_number, c.version.number, c.by, c.justification, c.request_id)
+        for c in staging.changes
+    ]
+    first = PromotionRequest.objects.get(environment__slug="staging", version=world.v1)
+    assert explained == [
+        ("rollback", 2, 1, "r1", "v2 is rude", None),
+        ("promotion", 1, 2, "r1", "v2 to staging", applied.pk),
+        ("promotion", None, 1, "r1", "v1 to staging", first.pk),
+    ]
+    body = _body(response)
+    assert f'href="{world.url("request", applied.pk)}"' in body
+    assert "v2 is rude" in body
+    assert "v2 to staging" in body
+
+
+def test_rollback_to_a_version_rolled_back_from_warns_that_it_moves_forward(client, world):
+    services.rollback(
+        actor=world["reviewer"],
+        prompt=world.prompt,
+        environment=world.env["staging"],
+        justification="v2 is rude",
+    )
+    client.force_login(world["reviewer"])
+    data = {"environment": "staging", "version": "2", "justification": "fixed upstream"}
+
+    confirm = client.post(world.prompt_url("rollback"), data)
+
+    body = _body(confirm)
+    assert confirm.status_code == 200
+    assert "This moves Staging forward, not back" in body
+    assert "v2 was rolled back from" in body
+    assert "v2 is rude" in body
+    assert world.running("staging") == 1
+    done = client.post(world.prompt_url("rollback"), data | {"confirmed": "yes"})
+    assert done.status_code == 302
+    assert world.running("staging") == 2
+
+
+def test_rollback_confirm_page_has_no_inline_script(client, world):
+    client.force_login(world["reviewer"])
+    confirm = client.post(
+        world.prompt_url("rollback"), {"environment": "staging", "justification": "x"}
+    )
+    body = _body(confirm)
+    assert "<script>" not in body
+    assert " onclick=" not in body
+    assert 'name="confirmed" value="yes"' in body
+    assert 'name="version" value="1"' in body
 
 
 @pytest.mark.parametrize(
@@ -932,3 +1010,22 @@ def test_history_query_count_is_constant_in_changes(client, world, django_assert
 
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+def test_history_api_query_count_is_constant_in_changes(world, django_assert_max_num_queries):
+    api = personal_client(world["reviewer"])
+    url = f"/api/v1/prompts/{world.prompt.full_name}/deployments/"
+    with django_assert_max_num_queries(40) as few:
+        assert api.get(url).status_code == 200
+    for _ in range(8):
+        services.rollback(
+            actor=world["reviewer"],
+            prompt=world.prompt,
+            environment=world.env["staging"],
+            justification="flip",
+        )
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        answer = api.get(url).json()
+    assert answer["count"] == 13
+    assert {row["kind"] for row in answer["results"]} == {"promotion", "rollback"}

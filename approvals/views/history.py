@@ -52,8 +52,8 @@ def _history_page(
     **extra: Any,
 ) -> HttpResponse:
     changes: dict[int, list] = {}
-    for change in selectors.deployment_history(prompt=prompt).select_related("deployed_by"):
-        changes.setdefault(change.environment_id, []).append(change)
+    for change in selectors.deployment_changes(prompt=prompt):
+        changes.setdefault(change.environment.pk, []).append(change)
     environments = []
     for row in prompt_selectors.prompt_deployments(prompt=prompt):
         environment = row.environment
@@ -93,6 +93,26 @@ def _posted_environment(request: HttpRequest) -> Environment | None:
         return None
 
 
+def _confirm_page(
+    request: HttpRequest, prompt: Prompt, row: Any, form: RollbackForm
+) -> HttpResponse:
+    """The step before a rollback: what runs now, what will run, and a plain warning when the
+    target is newer than what runs or was itself rolled back from."""
+    environment = row.environment
+    target = form.cleaned_data["version"] or next(iter(form.candidates.values()))
+    changes = selectors.deployment_changes(prompt=prompt, environment_slug=environment.slug)
+    context = {
+        "prompt": prompt,
+        "environment": environment,
+        "current": row.deployment.version,
+        "target": target,
+        "justification": form.cleaned_data["justification"],
+        "forward": target.number > row.deployment.version.number,
+        "rolled_back": selectors.rolled_back_from(changes).get(target.pk),
+    }
+    return render(request, "approvals/rollback_confirm.html", context)
+
+
 @login_required
 @require_POST
 def rollback(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
@@ -116,6 +136,8 @@ def rollback(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
     )
     candidates = _rollback_candidates(prompt, row) if row.deployment else []
     form = RollbackForm(request.POST, environment=environment, candidates=candidates)
+    if request.POST.get("confirmed") != "yes" and form.is_valid() and candidates:
+        return _confirm_page(request, prompt, row, form)
     deployment, status = attempt(
         form,
         lambda data: services.rollback(

@@ -291,6 +291,48 @@ class TestRollback:
         )
         assert [row["version"] for row in history] == [1, 2, 1]
 
+    def test_history_explains_each_change(self, gov):
+        gov.promote_through(1, "staging", "production")
+        gov.promote_through(2, "staging", "production")
+        gov.clients["r1"].post(
+            "/api/v1/prompts/alpha/greet/rollback/",
+            {"environment": "production", "justification": "v2 answers rudely"},
+            format="json",
+        )
+        applied = PromotionRequest.objects.filter(
+            environment__slug="production", version__number=2
+        ).get()
+        # A history row without its user (an import, a deleted account): `by` comes from audit.
+        Deployment.history.filter(version__number=1).update(history_user=None, deployed_by=None)
+
+        history = (
+            gov.clients["mia"]
+            .get("/api/v1/prompts/alpha/greet/deployments/?environment=production")
+            .json()["results"]
+        )
+
+        rollback, promotion, first = history
+        assert rollback | {"at": None} == {
+            "environment": "production",
+            "version": 1,
+            "from_version": 2,
+            "kind": "rollback",
+            "request": None,
+            "justification": "v2 answers rudely",
+            "at": None,
+            "by": "r1",
+            "change": "Changed",
+        }
+        assert (promotion["kind"], promotion["request"], promotion["from_version"]) == (
+            "promotion",
+            applied.pk,
+            1,
+        )
+        assert promotion["justification"] == applied.justification
+        assert promotion["by"] is not None
+        assert (first["kind"], first["from_version"], first["version"]) == ("promotion", None, 1)
+        assert first["by"] in ("r1", "r2")
+
     def test_rollback_needs_the_right_a_justification_and_a_past_version(self, gov):
         gov.promote_through(1, "staging")
         gov.promote_through(2, "staging")
