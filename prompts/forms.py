@@ -1,16 +1,18 @@
 """Portal forms for prompts and versions. They only parse: the services validate content."""
 
+import contextlib
 import json
 from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
 
-from portal.errors import Invalid
+from portal.errors import DomainError, Invalid
 from portal.validation import check_json_value
 from portal.validators import SLUG_HELP
 from portal.web import SlugChoiceField
 from prompts.models import ENVIRONMENT_SETTINGS, Environment, Prompt, PromptVersion
+from prompts.templating import placeholders
 from teams.forms import PageForm
 
 CHAT_EXAMPLE = json.dumps(
@@ -94,19 +96,21 @@ class VersionForm(forms.Form):
         initial=PromptVersion.TemplateFormat.MUSTACHE,
     )
     variables = forms.CharField(
-        required=False, help_text="Comma separated names the template uses, e.g. name, order_id."
+        required=False,
+        help_text="Comma separated names the template uses, e.g. name, order_id. "
+        "Left empty, the placeholders found in the template are declared.",
     )
     model_config = JSONTextField(
         required=False,
         label="Model configuration",
-        help_text='Optional JSON object, e.g. {"model": "gpt-4o", "temperature": 0.2}.',
+        help_text='Optional JSON object, e.g. {"model": "gpt-4o", "temperature": 0.2}. '
+        "Starts as the parent version's; emptied, the new version has none.",
         widget=forms.Textarea(attrs={"rows": 5, "class": "code"}),
     )
     message = forms.CharField(
         label="Commit message",
-        required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Why this change.",
+        help_text="Why this change. Required here (the API accepts a version without one).",
     )
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
@@ -132,8 +136,41 @@ class VersionForm(forms.Form):
     def clean_variables(self) -> list[str]:
         return _comma_separated(self.cleaned_data["variables"])
 
+    def clean_model_config(self) -> Any:
+        """The textarea starts with the parent's configuration, so a submitted empty one was
+        emptied on purpose: `{}` clears. Only a submission without the field keeps the
+        parent's (None, as over the API)."""
+        value = self.cleaned_data["model_config"]
+        if value is None and self.add_prefix("model_config") in self.data:
+            return {}
+        return value
+
     def clean_message(self) -> str:
         return _unix_newlines(self.cleaned_data["message"])
+
+    def clean(self) -> dict[str, Any]:
+        """Empty variables: declare the placeholders the template uses (the service still
+        checks them). A template that cannot be read is left to the service to report."""
+        data = super().clean()
+        if data.get("variables") == [] and not self.has_error("template_format"):
+            sources = self._sources(data)
+            if sources:
+                with contextlib.suppress(DomainError):
+                    data["variables"] = sorted(placeholders(data["template_format"], sources))
+        return data
+
+    @staticmethod
+    def _sources(data: dict[str, Any]) -> list[str]:
+        if isinstance(data.get("template"), str):
+            return [data["template"]]
+        messages = data.get("messages")
+        if not isinstance(messages, list):
+            return []
+        return [
+            m["content"]
+            for m in messages
+            if isinstance(m, dict) and isinstance(m.get("content"), str)
+        ]
 
 
 class EnvironmentForm(PageForm):

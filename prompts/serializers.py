@@ -112,7 +112,10 @@ class VersionCreateSerializer(serializers.Serializer):
         required=False, default=list, help_text="Names of the variables the template uses."
     )
     model_config = serializers.JSONField(
-        required=False, default=dict, help_text="Model name, temperature, max_tokens, …"
+        required=False,
+        allow_null=True,
+        help_text="Model name, temperature, max_tokens, … Absent or null: the parent version's; "
+        "{} clears it.",
     )
     message = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Commit message: why this change."

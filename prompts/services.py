@@ -1,5 +1,6 @@
 """Writes with business rules for prompts, versions and deployments."""
 
+import dataclasses
 import itertools
 from collections.abc import Iterable
 from typing import Any
@@ -176,7 +177,10 @@ def version_create(
     message: str = "",
 ) -> PromptVersion:
     """Append the next version. Concurrent callers are serialized on the prompt's row lock,
-    so numbers are allocated 1, 2, 3 … without gaps, duplicates or errors."""
+    so numbers are allocated 1, 2, 3 … without gaps, duplicates or errors.
+
+    `model_config=None` (not given) keeps the parent version's model configuration;
+    `{}` clears it."""
     content = build_content(
         kind=prompt.kind,
         template=template,
@@ -199,6 +203,9 @@ def version_create(
             f"{prompt.full_name} is retired; reactivate it first.", code=ErrorCode.RETIRED
         )
     parent = PromptVersion.objects.filter(prompt=locked).order_by("-number").first()
+    if model_config is None and parent is not None and parent.model_config:
+        # Inherited: the parent's configuration was validated when it was written.
+        content = dataclasses.replace(content, model_config=dict(parent.model_config))
     if parent is not None and parent.sha256 == content.sha256:
         raise Conflict(
             f"This content is identical to version {parent.number}; nothing to version.",

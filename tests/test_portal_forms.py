@@ -31,7 +31,7 @@ def _text_version(**overrides) -> dict:
         "template_format": "mustache",
         "variables": "name",
         "model_config": "",
-        "message": "",
+        "message": "A change",  # the portal requires a commit message
         **overrides,
     }
 
@@ -210,6 +210,7 @@ def test_chat_versions_take_messages_as_json(signed_in, namespace):
             "messages": json.dumps(messages),
             "template_format": "mustache",
             "variables": "question, product",
+            "message": "First cut",
         },
     )
 
@@ -235,7 +236,8 @@ def test_bad_chat_messages_are_shown_on_their_field(signed_in, namespace, messag
     chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
 
     response = signed_in.post(
-        _new_version_url(chat), {"messages": messages, "template_format": "mustache"}
+        _new_version_url(chat),
+        {"messages": messages, "template_format": "mustache", "message": "A change"},
     )
 
     assert response.status_code == 422
@@ -335,3 +337,113 @@ def test_an_odd_against_parameter_shows_the_diff_against_the_parent(signed_in, p
 
     assert page.status_code == 200
     assert "+Bye {{name}}" in page.content.decode()
+
+
+# --- Editing: the parent's model config, detected variables, a required commit message -------
+
+
+def test_the_new_version_form_starts_from_the_parents_model_config(signed_in, prompt, make_version):
+    make_version(prompt, text="Hello {{name}}", model_config={"model": "gpt-4o"})
+
+    page = signed_in.get(_new_version_url(prompt))
+
+    assert json.loads(page.context["form"]["model_config"].value()) == {"model": "gpt-4o"}
+    assert "gpt-4o" in page.content.decode()
+
+
+def test_the_parents_model_config_submitted_unchanged_is_kept(signed_in, prompt, make_version):
+    make_version(prompt, text="Hello {{name}}", model_config={"model": "gpt-4o"})
+
+    response = signed_in.post(
+        _new_version_url(prompt),
+        _text_version(template="Hi {{name}}", model_config='{\n  "model": "gpt-4o"\n}'),
+    )
+
+    assert response.status_code == 302
+    assert PromptVersion.objects.get(number=2).model_config == {"model": "gpt-4o"}
+
+
+def test_an_emptied_model_config_textarea_clears_it(signed_in, prompt, make_version):
+    make_version(prompt, text="Hello {{name}}", model_config={"model": "gpt-4o"})
+
+    response = signed_in.post(
+        _new_version_url(prompt), _text_version(template="Hi {{name}}", model_config="")
+    )
+
+    assert response.status_code == 302
+    assert PromptVersion.objects.get(number=2).model_config == {}
+
+
+def test_a_submission_without_the_model_config_field_keeps_the_parents(
+    signed_in, prompt, make_version
+):
+    make_version(prompt, text="Hello {{name}}", model_config={"model": "gpt-4o"})
+    data = _text_version(template="Hi {{name}}")
+    del data["model_config"]
+
+    response = signed_in.post(_new_version_url(prompt), data)
+
+    assert response.status_code == 302
+    assert PromptVersion.objects.get(number=2).model_config == {"model": "gpt-4o"}
+
+
+def test_empty_variables_declare_the_templates_placeholders(signed_in, prompt):
+    response = signed_in.post(
+        _new_version_url(prompt),
+        _text_version(template="Hello {{name}}, order {{order_id}} {{name}}", variables=""),
+    )
+
+    assert response.status_code == 302
+    assert PromptVersion.objects.get().variables == ["name", "order_id"]
+
+
+def test_empty_variables_declare_a_chat_prompts_placeholders(signed_in, namespace):
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+    messages = [
+        {"role": "system", "content": "You help with {{product}}."},
+        {"role": "user", "content": "{{question}}"},
+    ]
+
+    response = signed_in.post(
+        _new_version_url(chat),
+        {"messages": json.dumps(messages), "template_format": "mustache", "message": "First"},
+    )
+
+    assert response.status_code == 302
+    assert PromptVersion.objects.get().variables == ["product", "question"]
+
+
+def test_empty_variables_declare_a_jinja2_templates_placeholders(signed_in, prompt):
+    response = signed_in.post(
+        _new_version_url(prompt),
+        _text_version(
+            template="Hello {{ name }}{% if vip %}, welcome back{% endif %}",
+            template_format="jinja2",
+            variables="",
+        ),
+    )
+
+    assert response.status_code == 302, response.context["form"].errors
+    assert PromptVersion.objects.get().variables == ["name", "vip"]
+
+
+def test_declared_variables_are_still_checked(signed_in, prompt):
+    response = signed_in.post(
+        _new_version_url(prompt), _text_version(template="Hello {{name}}", variables="name, extra")
+    )
+
+    assert response.status_code == 422
+    assert response.context["form"].errors["variables"] == [
+        "declared but not used in the template: extra"
+    ]
+    assert not PromptVersion.objects.exists()
+
+
+@pytest.mark.parametrize("message", ["", "   "], ids=["empty", "blank"])
+def test_the_commit_message_is_required_in_the_portal(signed_in, prompt, message):
+    response = signed_in.post(_new_version_url(prompt), _text_version(message=message))
+
+    assert response.status_code == 422
+    assert response.context["form"].errors["message"] == ["This field is required."]
+    assert not PromptVersion.objects.exists()
+    assert "the API accepts a version without one" in response.content.decode()

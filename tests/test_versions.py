@@ -282,3 +282,44 @@ class TestDiff:
         version = make_version(prompt)
 
         assert version_diff(old=version, new=version).identical
+
+
+# --- Model configuration: a new version keeps the parent's unless changed ---------------------
+
+
+def test_a_version_without_model_config_keeps_the_parents(prompt, make_version):
+    make_version(prompt, text="Hello {{name}}", model_config={"model": "m", "temperature": 0.3})
+
+    second = make_version(prompt, text="Hi {{name}}")
+
+    assert second.model_config == {"model": "m", "temperature": 0.3}
+    explicit = make_version(
+        PromptFactory(namespace=prompt.namespace),
+        text="Hi {{name}}",
+        model_config={"model": "m", "temperature": 0.3},
+    )
+    assert second.sha256 == explicit.sha256
+
+
+def test_an_empty_model_config_clears_the_parents(prompt, make_version):
+    make_version(prompt, text="Hello {{name}}", model_config={"model": "m"})
+
+    second = make_version(prompt, text="Hi {{name}}", model_config={})
+
+    assert second.model_config == {}
+
+
+def test_a_given_model_config_replaces_the_parents(prompt, make_version):
+    make_version(prompt, text="Hello {{name}}", model_config={"model": "m", "temperature": 0.3})
+
+    second = make_version(prompt, text="Hi {{name}}", model_config={"model": "n"})
+
+    assert second.model_config == {"model": "n"}
+
+
+def test_an_inherited_model_config_counts_for_unchanged(prompt, make_version):
+    make_version(prompt, text="Hello {{name}}", model_config={"model": "m"})
+
+    with pytest.raises(Conflict):
+        make_version(prompt, text="Hello {{name}}")
+    assert make_version(prompt, text="Hello {{name}}", model_config={}).number == 2

@@ -55,6 +55,7 @@ def test_version_form_shows_errors_without_writing(page, sign_in, prompt, make_v
 
     page.goto("/prompts/support/refund-reply/versions/new/")
     page.get_by_label("Template", exact=True).fill("Hello {{name}} about {{order_id}}")
+    page.get_by_label("Commit message").fill("mention the order")
     page.get_by_role("button", name="Create version").click()
 
     expect(page.get_by_text("used in the template but not declared: order_id")).to_be_visible()
