@@ -163,7 +163,12 @@ WRITES = [
         "version_create",
         PROMPT_WRITERS,
         lambda w: reverse("prompts:version_create", args=[w.namespace.slug, w.prompt.name]),
-        {"template": "Hello there {{name}}", "template_format": "mustache", "variables": "name"},
+        {
+            "template": "Hello there {{name}}",
+            "template_format": "mustache",
+            "variables": "name",
+            "message": "Friendlier greeting",
+        },
     ),
 ]
 
