@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from prompts.models import Prompt, Tag
+from prompts.models import Tag
+from prompts.services import prompt_create
 from tests.api.conftest import personal_client, problem
 from tests.api.test_promotions import Gov
 
@@ -108,9 +109,7 @@ class TestTags:
 
     def test_tags_no_prompt_uses_are_deleted_and_shared_ones_kept(self, gov):
         writer = gov.clients["writer"]
-        Prompt.objects.create(namespace=gov.namespace, name="other").tags.set(
-            [Tag.objects.create(slug="shared")]
-        )
+        prompt_create(actor=gov.staff, namespace=gov.namespace, name="other", tags=["shared"])
 
         writer.patch(self.url, {"tags": ["shared", "alone", "kept"]}, format="json")
         response = writer.patch(self.url, {"tags": ["kept"]}, format="json")
@@ -167,7 +166,7 @@ class TestMalformedJson:
         ],
     )
     def test_lone_surrogates_anywhere_are_a_422(self, gov, url, body):
-        Prompt.objects.create(namespace=gov.namespace, name="chat", kind="chat")
+        prompt_create(actor=gov.staff, namespace=gov.namespace, name="chat", kind="chat")
         gov.promote_through(1, "development", "staging", "production")
         client = gov.clients["writer"]
 

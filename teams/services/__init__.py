@@ -6,9 +6,6 @@ owners demoting each other, say). Guardian object permissions are kept in step w
 memberships they derive from. Lock order: portal.transactions.
 """
 
-import ipaddress
-
-from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
@@ -16,7 +13,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from portal.audit.permissions import AUDITORS_GROUP
 from portal.audit.services import audit
-from portal.errors import Conflict, ErrorCode, Invalid, NotFound
+from portal.errors import Conflict, ErrorCode, Invalid
 from portal.transactions import atomic_write
 from portal.validation import clean_or_invalid, conflict_on_integrity_error
 from teams import hooks, permissions
@@ -390,25 +387,5 @@ def namespace_update(
     return namespace
 
 
-@atomic_write
-def lockout_lift(*, actor: Principal, username: str, ip_address: str) -> int:
-    """Staff let `username` sign in from `ip_address` again before the lockout runs out."""
-    require(permissions.is_staff(actor), "Only staff lift sign-in lockouts.")
-    username = (username or "").strip()
-    if not username:
-        raise Invalid.field("username", "Name the username whose lockout to lift.")
-    try:
-        ip_address = str(ipaddress.ip_address((ip_address or "").strip()))
-    except ValueError as exc:
-        raise Invalid.field("ip_address", "Give the address the lockout is for.") from exc
-    lifted = axes_reset(ip=ip_address, username=username)  # exactly this pair
-    if not lifted:
-        raise NotFound(f"No lockout of {username} from {ip_address}.")
-    audit(
-        actor=actor,
-        action="login.lockout_lifted",
-        object_type="user",
-        object_id=username,
-        before={"address": ip_address},
-    )
-    return lifted
+# Sign-in lockouts live in their own module; callers keep using teams.services.
+from teams.services.lockouts import lockout_lift as lockout_lift  # noqa: E402
