@@ -83,16 +83,18 @@ def _client(request: HttpRequest) -> Address | None:
     return client
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The caller's address, as the audit log records it."""
+def client_ip(request: HttpRequest, *, ipv6_prefix: int = 128) -> str:
+    """The caller's address, as the audit log records it; with `ipv6_prefix`, an IPv6
+    caller's network of that size (its first address) instead."""
     client = _client(request)
-    return str(client) if client is not None else request.META.get("REMOTE_ADDR", "")
+    if client is None:
+        return request.META.get("REMOTE_ADDR", "")
+    if isinstance(client, ipaddress.IPv6Address) and ipv6_prefix < 128:
+        client = ipaddress.ip_network(f"{client}/{ipv6_prefix}", strict=False).network_address
+    return str(client)
 
 
 def limit_address(request: HttpRequest) -> str:
     """The address that rate limits and lockouts count against: the caller's address, but
     for IPv6 its /64 (one subscriber's network: rotating within it changes nothing)."""
-    client = _client(request)
-    if isinstance(client, ipaddress.IPv6Address):
-        return str(ipaddress.ip_network(f"{client}/64", strict=False).network_address)
-    return str(client) if client is not None else request.META.get("REMOTE_ADDR", "")
+    return client_ip(request, ipv6_prefix=64)

@@ -50,9 +50,9 @@ MAX_NAME_CHARS = 64
 
 def _names(names: list[str]) -> str:
     """At most MAX_NAMED names, each cut to MAX_NAME_CHARS: a caller's typo list, not an echo."""
-    shown = [n if len(n) <= MAX_NAME_CHARS else n[:MAX_NAME_CHARS] + "…" for n in names]
+    shown = [n if len(n) <= MAX_NAME_CHARS else n[:MAX_NAME_CHARS] + "…" for n in names[:MAX_NAMED]]
     more = len(names) - MAX_NAMED
-    return ", ".join(shown[:MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def check_variables(*, declared: set[str], given: Mapping[str, Any]) -> None:
