@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole pytest suite against a private PostgreSQL and Redis (scripts/with-services.sh),
 # installing what is missing: Chromium for the browser tests, nginx for the README's proxy
-# block (tests/test_live_errors.py). Arguments go to pytest.
+# block (tests/test_live_errors.py), axe-core for the accessibility checks (the exact version
+# in tests/browser/axe/package-lock.json). Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -13,6 +14,13 @@ if ((${#missing[@]})); then
     echo "[test.sh] installing ${missing[*]}" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+axe=tests/browser/axe
+if [ ! -f "$axe/node_modules/axe-core/axe.min.js" ] \
+    || [ "$axe/package-lock.json" -nt "$axe/node_modules/.package-lock.json" ]; then
+    echo "[test.sh] installing axe-core (npm ci in $axe)" >&2
+    npm ci --prefix "$axe" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 exec scripts/with-services.sh "$PY" -m pytest "$@"
