@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +17,8 @@ from portal.converters import version_number
 from portal.errors import DomainError
 from portal.validators import SLUG_PATTERN
 from portal.web import SlugChoiceField, error_status, found, require_or_403, submit
-from prompts import resolve, selectors, services
+from prompts import catalog, resolve, selectors, services
+from prompts.filters import PromptFilter
 from prompts.forms import EnvironmentCreateForm, EnvironmentForm, PromptCreateForm, VersionForm
 from prompts.models import Environment, Prompt, PromptVersion
 from teams import permissions
@@ -32,15 +33,13 @@ PROMPTS_PER_PAGE = 50
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").replace("\x00", "").strip()[:200]
-    prompts = selectors.prompts_visible_to(user=request.user)
-    if query:
-        prompts = prompts.filter(
-            Q(name__icontains=query)
-            | Q(namespace__slug__icontains=query)
-            | Q(description__icontains=query)
-        )
+    """Every prompt the user may see, what runs where, filtered and searched like the API."""
+    data = request.GET.copy()
+    data["q"] = catalog.clean_query(data.get("q", ""))
+    filters = PromptFilter(data, queryset=selectors.prompts_visible_to(user=request.user))
+    prompts = filters.qs if filters.is_valid() else Prompt.objects.none()
     page = Paginator(prompts, PROMPTS_PER_PAGE).get_page(request.GET.get("page"))
+    environments = list(Environment.objects.order_by("order"))
     namespaces = namespaces_visible_to(user=request.user).annotate(prompt_count=Count("prompts"))
     roles = user_roles(user=request.user)
     teams = [
@@ -49,11 +48,21 @@ def home(request: HttpRequest) -> HttpResponse:
             member_count=Count("memberships", distinct=True)
         )
     ]
-    return render(
-        request,
-        "prompts/home.html",
-        {"teams": teams, "namespaces": namespaces, "page": page, "query": query},
-    )
+    chosen = {name: data.get(name, "") for name in PromptFilter.base_filters}
+    context = {
+        "teams": teams,
+        "namespaces": namespaces,
+        "page": page,
+        "rows": catalog.rows(list(page), environments),
+        "environments": environments,
+        "filters": filters,
+        "chosen": chosen,
+        "filtered": any(chosen.values()),
+        "tags": catalog.tags_in_use(user=request.user),
+        "states": Prompt.State.choices,
+        "kinds": Prompt.Kind.choices,
+    }
+    return render(request, "prompts/home.html", context, status=200 if filters.is_valid() else 400)
 
 
 def _prompt_or_404(request: HttpRequest, namespace: str, name: str) -> Prompt:
@@ -74,9 +83,8 @@ def prompt_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespon
         (version, environments_by_version.get(version.pk, []))
         for version in selectors.prompt_versions(prompt=prompt)
     ]
-    preview_environment = next(
-        (row.environment.slug for row in reversed(deployed) if row.deployment), "production"
-    )
+    running = next((row for row in reversed(deployed) if row.deployment), None)
+    preview_environment = running.environment.slug if running else "production"
     return render(
         request,
         "prompts/prompt_detail.html",
@@ -84,6 +92,8 @@ def prompt_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespon
             "prompt": prompt,
             "use_it": _preview_context(request, prompt, preview_environment),
             "deployments": deployed,
+            "running": running,
+            "top_environment": deployed[-1].environment if deployed else None,
             "versions": versions,
             "can_edit": permissions.can_edit_prompts(request.user, prompt.namespace),
             "may_promote": permissions.can_request_promotion(request.user, prompt.namespace),

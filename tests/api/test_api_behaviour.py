@@ -278,7 +278,8 @@ def test_prompt_filters(owner, namespace):
     assert names("state=deprecated") == {"support/greeting"}
     assert names("kind=chat") == {"support/greeting"}
     assert names("q=money") == {"support/refund-reply"}
-    assert names("q=refund&namespace=other-ns") == set()
+    assert names("q=refund&namespace=other-ns") == {"other-ns/summary"}  # by its tag
+    assert names("q=money&namespace=other-ns") == set()
 
 
 def test_service_token_reads_its_namespaces_only(namespace, prompt, make_version):
