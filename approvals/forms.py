@@ -13,6 +13,7 @@ from prompts.models import Environment, PromptVersion
 from teams import selectors as team_selectors
 from teams.forms import PageForm, user_named
 from teams.models import Team
+from teams.widgets import SuggestInput
 
 JUSTIFICATION_HELP = "Why this change, for the reviewers and the audit log."
 
@@ -127,8 +128,18 @@ class PromotionRightForm(PageForm):
     id_prefix = "right"
 
     environment = SlugChoiceField(queryset=None, empty_label=None)
-    username = forms.CharField(max_length=150, required=False, label="Username")
-    team = forms.CharField(max_length=63, required=False, label="or team (slug)")
+    username = forms.CharField(
+        max_length=150,
+        required=False,
+        label="Username",
+        widget=SuggestInput("teams:suggest_users"),
+    )
+    team = forms.CharField(
+        max_length=63,
+        required=False,
+        label="or team (slug)",
+        widget=SuggestInput("teams:suggest_teams"),
+    )
 
     def __init__(self, *args, environments: QuerySet, active_only: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from teams import selectors
 from teams.models import Membership, Namespace
 from teams.tokens import NAME_MAX_LENGTH, end_of_day, expiry_zone_name
+from teams.widgets import SuggestInput
 
 
 class ActionForm(forms.Form):
@@ -42,7 +43,7 @@ class TeamForm(PageForm):
 class MemberAddForm(PageForm):
     id_prefix = "member"
 
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(max_length=150, widget=SuggestInput("teams:suggest_users"))
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.VIEWER)
 
     def clean_username(self) -> AbstractBaseUser:

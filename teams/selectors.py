@@ -53,6 +53,34 @@ def people(*, query: str = "") -> QuerySet:
     return users
 
 
+SUGGESTIONS = 10
+
+
+def users_suggested(*, user: Principal, query: str) -> QuerySet:
+    """Active people whose username or name starts with `query`, for a signed-in person's
+    user field (usernames are shown across the portal: authors, reviewers, members)."""
+    if not query or not permissions.can_view_teams(user):
+        return get_user_model().objects.none()
+    match = (
+        Q(username__istartswith=query)
+        | Q(first_name__istartswith=query)
+        | Q(last_name__istartswith=query)
+    )
+    users = get_user_model().objects.filter(match, is_active=True).order_by("username")
+    return users[:SUGGESTIONS]
+
+
+def teams_suggested(*, user: Principal, query: str) -> QuerySet[Team]:
+    """Teams whose slug or name contains `query`, for a team field."""
+    if not query:
+        return Team.objects.none()
+    return (
+        teams_visible_to(user=user)
+        .filter(Q(slug__icontains=query) | Q(name__icontains=query))
+        .order_by("slug")[:SUGGESTIONS]
+    )
+
+
 def team_by_slug(*, slug: str) -> Team | None:
     return Team.objects.filter(slug=slug).first()
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal import converters  # noqa: F401 - registers <token:> and <username:>
-from teams import views
+from teams import suggestions, views
 
 app_name = "teams"
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("people/", views.people, name="people"),
     path("people/lockouts/lift/", views.lockout_lift, name="lockout_lift"),
     path("people/<username:username>/", views.person_update, name="person_update"),
+    path("suggest/users/", suggestions.users, name="suggest_users"),
+    path("suggest/teams/", suggestions.teams, name="suggest_teams"),
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<token:prefix>/revoke/", views.token_revoke, name="token_revoke"),
 ]
