@@ -11,17 +11,10 @@ from portal.errors import DomainError, Invalid
 from portal.validation import check_json_value
 from portal.validators import SLUG_HELP
 from portal.web import SlugChoiceField
+from prompts.content import CHAT_ROLES, MAX_MESSAGES
 from prompts.models import ENVIRONMENT_SETTINGS, Environment, Prompt, PromptVersion
 from prompts.templating import placeholders
 from teams.forms import PageForm
-
-CHAT_EXAMPLE = json.dumps(
-    [
-        {"role": "system", "content": "You answer questions about {{product}}."},
-        {"role": "user", "content": "{{question}}"},
-    ],
-    indent=2,
-)
 
 
 def _comma_separated(value: str) -> list[str]:
@@ -63,6 +56,71 @@ class JSONTextField(forms.CharField):
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+class ChatMessageForm(forms.Form):
+    """One row of the chat message editor. The service checks sizes and text; this only
+    says which row is wrong."""
+
+    role = forms.ChoiceField(
+        choices=[(role, role) for role in CHAT_ROLES],
+        initial="user",
+        error_messages={"invalid_choice": f"Choose a role: {', '.join(CHAT_ROLES)}."},
+    )
+    content = forms.CharField(
+        required=False, strip=False, widget=forms.Textarea(attrs={"rows": 4, "class": "code"})
+    )
+
+    def clean_content(self) -> str:
+        return _unix_newlines(self.cleaned_data["content"])
+
+    def clean(self) -> dict[str, Any]:
+        """A message needs content, unless it is being removed."""
+        data = super().clean()
+        content = data.get("content")  # absent when the field refused it (a NUL character)
+        if content is not None and not content.strip() and not data.get("DELETE"):
+            self.add_error(
+                "content",
+                forms.ValidationError(
+                    "Write this message's content, or remove the message.", code="required"
+                ),
+            )
+        return data
+
+
+class BaseChatMessageFormSet(forms.BaseFormSet):
+    """The editor's rows, `messages-N-role` and `messages-N-content`. Without JavaScript a row
+    is removed by its DELETE box and moved by its ORDER number, and the spare empty rows at
+    the end (not in INITIAL_FORMS) are skipped unless filled in; chat-editor.js does the same
+    with buttons and posts every row it shows as a message."""
+
+    default_error_messages = {
+        "too_many_forms": f"At most {MAX_MESSAGES} messages are allowed.",
+    }
+
+    def numbered(self) -> list[tuple[int, ChatMessageForm, bool]]:
+        """Each row with its number (from 1) and whether it is a spare empty one."""
+        initial = self.initial_form_count()
+        return [(index + 1, row, index >= initial) for index, row in enumerate(self.forms)]
+
+    def messages(self) -> list[dict[str, str]]:
+        """The kept rows in their order, once the rows are valid."""
+        return [
+            {"role": row.cleaned_data["role"], "content": row.cleaned_data["content"]}
+            for row in self.ordered_forms
+        ]
+
+
+ChatMessageFormSet = forms.formset_factory(
+    ChatMessageForm,
+    formset=BaseChatMessageFormSet,
+    extra=2,
+    can_order=True,
+    can_delete=True,
+    max_num=MAX_MESSAGES,
+    validate_max=True,
+    absolute_max=MAX_MESSAGES,
+)
+
+
 class PromptCreateForm(forms.Form):
     namespace = SlugChoiceField(queryset=None, empty_label=None)
     name = forms.CharField(
@@ -86,11 +144,9 @@ class VersionForm(forms.Form):
     template = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 12, "class": "code"}), required=False, strip=False
     )
-    messages = JSONTextField(
-        required=False,
-        help_text='A JSON list of {"role": …, "content": …}; roles: system, user, assistant, tool.',
-        widget=forms.Textarea(attrs={"rows": 14, "class": "code", "placeholder": CHAT_EXAMPLE}),
-    )
+    # Rendered and parsed as `message_rows` (prompts/_chat_editor.html); the field carries
+    # the messages' errors and cleaned value. A raw `messages` value posted here is ignored.
+    messages = forms.Field(required=False, widget=forms.HiddenInput)
     template_format = forms.ChoiceField(
         choices=PromptVersion.TemplateFormat.choices,
         initial=PromptVersion.TemplateFormat.MUSTACHE,
@@ -116,6 +172,13 @@ class VersionForm(forms.Form):
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, label_suffix="", **kwargs)
         del self.fields["messages" if kind == Prompt.Kind.TEXT else "template"]
+        self.message_rows = None
+        if kind != Prompt.Kind.TEXT:
+            self.message_rows = ChatMessageFormSet(
+                self.data if self.is_bound else None,
+                prefix=self.add_prefix("messages"),
+                initial=None if self.is_bound else self.initial.get("messages"),
+            )
 
     @classmethod
     def initial_from(cls, version: PromptVersion | None) -> dict[str, Any]:
@@ -132,6 +195,18 @@ class VersionForm(forms.Form):
 
     def clean_template(self) -> str:
         return _unix_newlines(self.cleaned_data["template"])
+
+    def clean_messages(self) -> list[dict[str, str]]:
+        """The editor's rows; their own errors are shown on them, summed up here."""
+        rows = self.message_rows
+        if not rows.is_valid():
+            problems = list(rows.non_form_errors())
+            if any(rows.errors):
+                problems.append("A message below needs fixing.")
+            raise forms.ValidationError(
+                problems or ["A message below needs fixing."], code="invalid"
+            )
+        return rows.messages()
 
     def clean_variables(self) -> list[str]:
         return _comma_separated(self.cleaned_data["variables"])

@@ -9,6 +9,7 @@ from django.urls import reverse
 from portal.errors import Conflict, Invalid, PermissionDenied
 from portal.web import apply_domain_error, error_status
 from prompts.models import Prompt, PromptVersion
+from prompts.services import version_create
 from tests.factories import PromptFactory
 
 pytestmark = pytest.mark.django_db
@@ -196,52 +197,197 @@ def test_an_empty_template_and_a_bad_format_are_refused(signed_in, prompt):
     assert not PromptVersion.objects.exists()
 
 
-def test_chat_versions_take_messages_as_json(signed_in, namespace):
+def _chat_version(messages, *, spare=0, initial=None, **overrides) -> dict:
+    """The chat editor's rows as a browser posts them: `messages-N-role`, `-content`, `-ORDER`
+    (the position) and, ticked, `-DELETE`; `spare` empty rows follow, as offered without
+    JavaScript. Keys of a message other than role and content are posted as is."""
+    data = {
+        "messages-TOTAL_FORMS": str(len(messages) + spare),
+        "messages-INITIAL_FORMS": str(len(messages) if initial is None else initial),
+        "messages-MIN_NUM_FORMS": "0",
+        "messages-MAX_NUM_FORMS": "200",
+        "template_format": "mustache",
+        "variables": "",
+        "message": "A change",
+    }
+    for index, message in enumerate(messages):
+        fields = {"ORDER": str(index + 1), **message}
+        data.update({f"messages-{index}-{name}": value for name, value in fields.items()})
+    for index in range(len(messages), len(messages) + spare):
+        data.update({f"messages-{index}-role": "user", f"messages-{index}-content": ""})
+    return {**data, **overrides}
+
+
+def _row_errors(response) -> list[dict]:
+    return [dict(row.errors) for row in response.context["form"].message_rows.forms]
+
+
+CHAT = [
+    {"role": "system", "content": "You help with {{product}}."},
+    {"role": "user", "content": "{{question}}"},
+]
+
+
+def test_chat_versions_take_messages_row_by_row(signed_in, namespace):
     chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
-    messages = [
-        {"role": "system", "content": "You help with {{product}}."},
-        {"role": "user", "content": "{{question}}"},
-    ]
 
     form_page = signed_in.get(_new_version_url(chat))
     created = signed_in.post(
-        _new_version_url(chat),
-        {
-            "messages": json.dumps(messages),
-            "template_format": "mustache",
-            "variables": "question, product",
-            "message": "First cut",
-        },
+        _new_version_url(chat), _chat_version(CHAT, variables="question, product")
     )
 
     assert "template" not in form_page.context["form"].fields
+    assert 'name="messages-0-role"' in form_page.content.decode()
     assert created.status_code == 302
     version = PromptVersion.objects.get(prompt=chat)
-    assert version.messages == messages
+    assert version.messages == CHAT
     assert version.variables == ["product", "question"]
-    prefilled = signed_in.get(_new_version_url(chat)).context["form"]["messages"].value()
-    assert json.loads(prefilled) == messages
+    rows = signed_in.get(_new_version_url(chat)).context["form"].message_rows
+    prefilled = [{"role": r["role"].value(), "content": r["content"].value()} for r in rows]
+    assert prefilled[:2] == CHAT
+    assert [row["content"].value() for row in rows.forms[2:]] == [None, None]  # two spare rows
+
+
+def test_the_editor_shows_one_labelled_row_per_message(signed_in, namespace, author):
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+    version_create(prompt=chat, author=author, messages=CHAT, variables=["product", "question"])
+
+    page = signed_in.get(_new_version_url(chat)).content.decode()
+
+    for number in (1, 2, 3, 4):
+        for label in ("Role of message", "Content of message", "Remove message"):
+            assert f"{label} <span data-chat-number>{number}</span>" in page
+    assert "Move message <span data-chat-number>2</span> up" in page
+    assert page.count("data-chat-spare") == 2
+    assert "portal/chat-editor.js" in page
+    assert "portal/chat-editor.css" in page
+    assert '"role": "system"' not in page  # no raw JSON box
+
+
+def test_rows_are_saved_in_the_order_of_their_positions_without_the_removed_ones(
+    signed_in, namespace
+):
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+    rows = [
+        {"role": "system", "content": "Be brief.", "ORDER": "2"},
+        {"role": "user", "content": "Dropped", "DELETE": "on"},
+        {"role": "assistant", "content": "Hello!", "ORDER": "1"},
+    ]
+
+    response = signed_in.post(_new_version_url(chat), _chat_version(rows, spare=2))
+
+    assert response.status_code == 302
+    assert PromptVersion.objects.get(prompt=chat).messages == [
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "system", "content": "Be brief."},
+    ]
+
+
+def test_a_filled_in_spare_row_is_added_and_empty_ones_are_skipped(signed_in, namespace):
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+    data = _chat_version(CHAT, spare=2, variables="product, question")
+    data.update({"messages-2-role": "assistant", "messages-2-content": "Line one\r\nline two"})
+
+    response = signed_in.post(_new_version_url(chat), data)
+
+    assert response.status_code == 302
+    assert PromptVersion.objects.get(prompt=chat).messages == [
+        *CHAT,
+        {"role": "assistant", "content": "Line one\nline two"},
+    ]
+
+
+def test_a_removed_row_needs_no_content(signed_in, namespace):
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+    rows = [{"role": "user", "content": "Hi"}, {"role": "user", "content": "", "DELETE": "on"}]
+
+    response = signed_in.post(_new_version_url(chat), _chat_version(rows))
+
+    assert response.status_code == 302
+    assert PromptVersion.objects.get(prompt=chat).messages == [{"role": "user", "content": "Hi"}]
 
 
 @pytest.mark.parametrize(
-    ("messages", "error"),
+    ("rows", "row_errors"),
     [
-        ("", "A chat prompt needs a non-empty list of messages."),
-        ('[{"role": "wizard", "content": "hi"}]', "Message 0 has role"),
-        ('[{"role": "user"', "This is not valid JSON"),
+        (
+            [{"role": "user", "content": "Hi"}, {"role": "wizard", "content": "Abracadabra"}],
+            [{}, {"role": ["Choose a role: system, user, assistant, tool."]}],
+        ),
+        (
+            [{"role": "system", "content": "  \r\n "}, {"role": "user", "content": "Hi"}],
+            [{"content": ["Write this message's content, or remove the message."]}, {}],
+        ),
+        (
+            [{"role": "user", "content": "Hi\x00"}],
+            [{"content": ["Null characters are not allowed."]}],
+        ),
     ],
-    ids=["missing", "bad-role", "not-json"],
+    ids=["bad-role", "blank-content", "nul"],
 )
-def test_bad_chat_messages_are_shown_on_their_field(signed_in, namespace, messages, error):
+def test_a_bad_message_is_shown_on_its_row(signed_in, namespace, rows, row_errors):
     chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
 
-    response = signed_in.post(
-        _new_version_url(chat),
-        {"messages": messages, "template_format": "mustache", "message": "A change"},
-    )
+    response = signed_in.post(_new_version_url(chat), _chat_version(rows))
+
+    assert response.status_code == 422
+    assert response.context["form"].errors["messages"] == ["A message below needs fixing."]
+    assert _row_errors(response) == row_errors
+    page = response.content.decode()
+    assert 'aria-invalid="true"' in page
+    assert "A message below needs fixing." in page
+    assert not PromptVersion.objects.exists()
+
+
+def test_a_changed_spare_row_without_content_is_an_error(signed_in, namespace):
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+    data = _chat_version(CHAT, spare=1, **{"messages-2-role": "assistant"})
+
+    response = signed_in.post(_new_version_url(chat), data)
+
+    assert response.status_code == 422
+    assert _row_errors(response)[2] == {
+        "content": ["Write this message's content, or remove the message."]
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (_chat_version([], spare=2), "A chat prompt needs a non-empty list of messages."),
+        (
+            _chat_version([{"role": "user", "content": "Hi"}] * 201),
+            "At most 200 messages are allowed.",
+        ),
+        (
+            {"messages": json.dumps(CHAT), "template_format": "mustache", "message": "Raw"},
+            "ManagementForm data is missing or has been tampered with",
+        ),
+        (_chat_version(CHAT, **{"messages-TOTAL_FORMS": "lots"}), "ManagementForm data"),
+    ],
+    ids=["no-messages", "too-many", "raw-json", "tampered"],
+)
+def test_bad_message_lists_are_shown_on_the_messages_field(signed_in, namespace, data, error):
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+
+    response = signed_in.post(_new_version_url(chat), data)
 
     assert response.status_code == 422
     assert any(error in message for message in response.context["form"].errors["messages"])
+    assert not PromptVersion.objects.exists()
+
+
+def test_the_services_size_limit_is_shown_on_the_messages_field(signed_in, namespace, settings):
+    settings.MAX_TEMPLATE_BYTES = 100
+    chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
+    rows = [{"role": "user", "content": "x" * 80}, {"role": "assistant", "content": "y" * 80}]
+
+    response = signed_in.post(_new_version_url(chat), _chat_version(rows))
+
+    assert response.status_code == 422
+    assert response.context["form"].errors["messages"] == [
+        "The messages are 160 bytes; at most 100 are allowed."
+    ]
     assert not PromptVersion.objects.exists()
 
 
@@ -399,15 +545,8 @@ def test_empty_variables_declare_the_templates_placeholders(signed_in, prompt):
 
 def test_empty_variables_declare_a_chat_prompts_placeholders(signed_in, namespace):
     chat = PromptFactory(namespace=namespace, name="assistant", kind="chat")
-    messages = [
-        {"role": "system", "content": "You help with {{product}}."},
-        {"role": "user", "content": "{{question}}"},
-    ]
 
-    response = signed_in.post(
-        _new_version_url(chat),
-        {"messages": json.dumps(messages), "template_format": "mustache", "message": "First"},
-    )
+    response = signed_in.post(_new_version_url(chat), _chat_version(CHAT, spare=2))
 
     assert response.status_code == 302
     assert PromptVersion.objects.get().variables == ["product", "question"]
