@@ -141,6 +141,25 @@ def promotion_rights(*, namespace: Namespace) -> list[PromotionRight]:
 # --- Notifications and history ----------------------------------------------------------------
 
 
+def eligible_reviewers(*, request: PromotionRequest) -> list[AbstractBaseUser]:
+    """Who may approve or reject `request`: the active holders of the promotion right for its
+    namespace and environment (granted to them or to a team of theirs), except its requester
+    and the version's author (four-eyes). Two queries."""
+    scope = PromotionScope.objects.filter(
+        namespace_id=request.prompt.namespace_id, environment_id=request.environment_id
+    ).first()
+    if scope is None:
+        return []
+    reviewers = get_users_with_perms(
+        scope, only_with_perms_in=["promote"], with_group_users=True, with_superusers=False
+    )
+    return list(
+        reviewers.filter(is_active=True)
+        .exclude(pk__in=[request.requested_by_id, request.version.author_id])
+        .order_by("username")
+    )
+
+
 def promotion_event_recipients(*, request_id: int, event: str) -> list[str]:
     request = (
         PromotionRequest.objects.select_related("prompt", "version", "requested_by")
@@ -150,15 +169,7 @@ def promotion_event_recipients(*, request_id: int, event: str) -> list[str]:
     if request is None:
         return []
     if event == "requested":
-        scope = PromotionScope.objects.filter(
-            namespace_id=request.prompt.namespace_id, environment_id=request.environment_id
-        ).first()
-        if scope is None:
-            return []
-        reviewers = get_users_with_perms(
-            scope, only_with_perms_in=["promote"], with_group_users=True, with_superusers=False
-        ).exclude(pk__in=[request.requested_by_id, request.version.author_id])
-        return sorted(reviewers.values_list("username", flat=True))
+        return [user.get_username() for user in eligible_reviewers(request=request)]
     return [request.requested_by.get_username()]
 
 

@@ -98,6 +98,7 @@ def _decision_context(
         "may_cancel": promotion.is_open and services.may_cancel(promotion, request.user),
         "four_eyes": four_eyes,
         "lacks_right": promotion.is_open and not four_eyes and not holds_right,
+        "eligible": selectors.eligible_reviewers(request=promotion) if promotion.is_open else [],
         "approve_form": ApproveForm(),
         "reject_form": RejectForm(),
         "cancel_form": CancelForm(),
@@ -108,10 +109,11 @@ def _decision_context(
 def _comparison(promotion: PromotionRequest) -> dict[str, Any]:
     """The requested version against what the environment runs now; once the request is
     applied (the environment runs it), against what ran before the request."""
+    deployments = prompt_selectors.prompt_deployments(prompt=promotion.prompt)
     running = next(
         (
             row.deployment.version
-            for row in prompt_selectors.prompt_deployments(prompt=promotion.prompt)
+            for row in deployments
             if row.deployment and row.environment.pk == promotion.environment_id
         ),
         None,
@@ -120,7 +122,7 @@ def _comparison(promotion: PromotionRequest) -> dict[str, Any]:
     if running is not None and running.pk == promotion.version_id:
         against = promotion.previous_version
     diff = prompt_selectors.version_diff(old=against, new=promotion.version) if against else None
-    return {"running": running, "against": against, "diff": diff}
+    return {"deployments": deployments, "running": running, "against": against, "diff": diff}
 
 
 def _request_page(
@@ -151,6 +153,15 @@ def _decision_notice(decision: str, promotion: PromotionRequest, approvals: int)
     return f"Request #{promotion.pk} is {promotion.state}."
 
 
+def _decision_swap(
+    request: HttpRequest, promotion: PromotionRequest, context: dict[str, Any]
+) -> HttpResponse:
+    """The decision panel for htmx to swap, and out of band what the decision changed
+    elsewhere on the page: the navigation's Reviews badge, what runs now, the changes."""
+    context |= _comparison(promotion) | {"count": selectors.inbox(user=request.user).count()}
+    return render(request, "approvals/_decision_response.html", context)
+
+
 @login_required
 @require_POST
 def promotion_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
@@ -169,14 +180,14 @@ def promotion_decide(request: HttpRequest, pk: int, decision: str) -> HttpRespon
         if not context[shows_form[decision]]:
             context["decision_error"] = error_text(form)
         if request.htmx:
-            return render(request, "approvals/_decision.html", context)
+            return _decision_swap(request, promotion, context)
         context |= _comparison(promotion)
         return render(request, "approvals/request_detail.html", context, status=status)
     (promotion,) = selectors.count_approvals([promotion])
     notice = _decision_notice(decision, promotion, promotion.approvals)
     if request.htmx:
         context = _decision_context(request, promotion, decision_notice=notice)
-        return render(request, "approvals/_decision.html", context)
+        return _decision_swap(request, promotion, context)
     messages.success(request, notice)
     return redirect("approvals:request", promotion.pk)
 
