@@ -1,5 +1,6 @@
 """axe-core finds no WCAG 2.0, 2.1 or 2.2 (A and AA) violation on the portal's main pages,
-each filled with realistic data and seen by the person who would use it. The API docs are
+each filled with realistic data and seen by the person who would use it, on a desktop and on
+a phone-sized window (targets crowd together when the layout wraps). The API docs are
 third-party (Swagger UI, ReDoc) and not checked here."""
 
 import pytest
@@ -37,9 +38,11 @@ PAGES = {
 }
 
 
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
 @pytest.mark.parametrize("name", PAGES)
-def test_page_has_no_axe_violations(name, page, sign_in, portal_data, assert_accessible):
+def test_page_has_no_axe_violations(name, width, page, sign_in, portal_data, assert_accessible):
     username, path, heading = PAGES[name]
+    page.set_viewport_size({"width": width, "height": 900})
     team = portal_data["prompt"].namespace.team
     values = {"request": portal_data["request"].pk, "team": team.slug, "team_name": team.name}
     if username:
