@@ -1,4 +1,4 @@
-"""What a version holds, checked and put in canonical form; its sha256 and its diffable text."""
+"""What a version holds, checked and put in canonical form, and its sha256."""
 
 import hashlib
 import json
@@ -201,26 +201,4 @@ def _check_variables_match(content: VersionContent) -> None:
         "The declared variables do not match the template: " + "; ".join(problems) + ".",
         errors={"variables": problems},
         code=ErrorCode.VARIABLES_MISMATCH,
-    )
-
-
-def content_text(content: VersionContent) -> str:
-    """The content as plain lines, for diffs."""
-    if content.kind != "chat":
-        return content.template
-    blocks = [f"[{message['role']}]\n{message['content']}" for message in content.messages or []]
-    return "\n\n".join(blocks)
-
-
-def settings_text(content: VersionContent) -> str:
-    """Everything else that changes behaviour: format, variables and model config."""
-    return json.dumps(
-        {
-            "template_format": content.template_format,
-            "variables": content.variables,
-            "model_config": content.model_config,
-        },
-        indent=2,
-        sort_keys=True,
-        ensure_ascii=False,
     )

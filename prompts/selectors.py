@@ -1,12 +1,12 @@
 """Reads reused by the portal (and later the API)."""
 
-import difflib
 from dataclasses import dataclass
 
 from django.db.models import Max, Prefetch, QuerySet
 
 from portal.errors import NotFound
-from prompts.content import VersionContent, content_text, settings_text
+from prompts import diffs
+from prompts.content import VersionContent
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from teams.permissions import Principal, namespaces_visible_to
 
@@ -82,49 +82,13 @@ def version_content(version: PromptVersion) -> VersionContent:
     )
 
 
-@dataclass(frozen=True)
-class VersionDiff:
-    old_number: int
-    new_number: int
-    content: str
-    settings: str
-
-    @property
-    def unified(self) -> str:
-        return self.content + self.settings
-
-    @property
-    def identical(self) -> bool:
-        return not self.content and not self.settings
-
-
-def _unified(old: str, new: str, old_label: str, new_label: str) -> str:
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        fromfile=old_label,
-        tofile=new_label,
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-
-
-def version_diff(*, old: PromptVersion, new: PromptVersion) -> VersionDiff:
-    """Unified diffs of two versions' content and of their format, variables and model config."""
-    name = old.prompt.full_name
-    old_content, new_content = version_content(old), version_content(new)
-    return VersionDiff(
+def version_diff(*, old: PromptVersion, new: PromptVersion) -> diffs.VersionDiff:
+    """Two versions compared: content (per message for chat), format, variables, model config;
+    with the unified text the API answers with."""
+    return diffs.version_diff(
+        old=version_content(old),
+        new=version_content(new),
         old_number=old.number,
         new_number=new.number,
-        content=_unified(
-            content_text(old_content),
-            content_text(new_content),
-            f"{name}@{old.number}",
-            f"{name}@{new.number}",
-        ),
-        settings=_unified(
-            settings_text(old_content),
-            settings_text(new_content),
-            f"{name}@{old.number} settings",
-            f"{name}@{new.number} settings",
-        ),
+        name=old.prompt.full_name,
     )

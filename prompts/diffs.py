@@ -1,0 +1,379 @@
+"""Differences between two versions' content, as data a template renders (side by side or
+inline) and as the unified text the API answers with. Plain Python: no Django, no HTML."""
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+CONTEXT_LINES = 3
+# Below this share of equal words two paired lines are shown as wholly replaced, not word
+# by word: highlighting the odd common "the" helps nobody.
+WORD_SIMILARITY = 0.4
+_TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
+
+RowKind = Literal["same", "changed", "added", "removed", "gap"]
+ChangeStatus = Literal["same", "changed", "added", "removed"]
+
+
+class Content(Protocol):
+    """What `prompts.content.VersionContent` holds, read only."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def template_format(self) -> str: ...
+    @property
+    def template(self) -> str: ...
+    @property
+    def messages(self) -> list[dict[str, str]] | None: ...
+    @property
+    def variables(self) -> list[str]: ...
+    @property
+    def model_config(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class Side:
+    """One line of one version: its 1-based number and its words, changed or not."""
+
+    number: int
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A side-by-side row. A gap stands for `skipped` unchanged lines left out."""
+
+    kind: RowKind
+    old: Side | None = None
+    new: Side | None = None
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class InlineLine:
+    kind: RowKind
+    old_number: int | None = None
+    new_number: int | None = None
+    segments: tuple[Segment, ...] = ()
+    skipped: int = 0
+    paired: bool = False  # one of a changed line's two halves, not a line added or removed whole
+
+
+@dataclass(frozen=True)
+class TextDiff:
+    rows: tuple[Row, ...]
+
+    @property
+    def changed(self) -> bool:
+        return any(row.kind not in ("same", "gap") for row in self.rows)
+
+    @property
+    def inline(self) -> tuple[InlineLine, ...]:
+        """One column: in each run of changes, every old line, then every new one."""
+        lines: list[InlineLine] = []
+        run: list[Row] = []
+        for row in (*self.rows, None):
+            if row is not None and row.kind in ("changed", "added", "removed"):
+                run.append(row)
+                continue
+            lines += [_inline("removed", r, old=True) for r in run if r.old]
+            lines += [_inline("added", r, old=False) for r in run if r.new]
+            run = []
+            if row is None:
+                break
+            if row.kind == "gap":
+                lines.append(InlineLine(kind="gap", skipped=row.skipped))
+            else:
+                lines.append(
+                    InlineLine(
+                        kind="same",
+                        old_number=row.old.number if row.old else None,
+                        new_number=row.new.number if row.new else None,
+                        segments=row.new.segments if row.new else (),
+                    )
+                )
+        return tuple(lines)
+
+
+def _inline(kind: RowKind, row: Row, *, old: bool) -> InlineLine:
+    side = row.old if old else row.new
+    assert side is not None
+    number = {"old_number" if old else "new_number": side.number}
+    return InlineLine(kind=kind, segments=side.segments, paired=row.kind == "changed", **number)
+
+
+@dataclass(frozen=True)
+class MessageDiff:
+    """One chat message: the same, changed (text or role), added or removed."""
+
+    status: ChangeStatus
+    old_position: int | None
+    new_position: int | None
+    old_role: str | None
+    new_role: str | None
+    text: TextDiff
+
+    @property
+    def role_changed(self) -> bool:
+        return self.status == "changed" and self.old_role != self.new_role
+
+    @property
+    def role(self) -> str:
+        return self.new_role or self.old_role or ""
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """A setting added, removed or changed; values are compact JSON (or plain names)."""
+
+    key: str
+    status: ChangeStatus
+    old: str | None = None
+    new: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    old_number: int
+    new_number: int
+    kind: str
+    template: TextDiff
+    messages: tuple[MessageDiff, ...]
+    template_format: KeyChange | None
+    variables: tuple[KeyChange, ...]
+    model_config: tuple[KeyChange, ...]
+    content: str  # unified diff of the template or messages
+    settings: str  # unified diff of format, variables and model config
+
+    @property
+    def unified(self) -> str:
+        return self.content + self.settings
+
+    @property
+    def identical(self) -> bool:
+        return not self.content and not self.settings
+
+    @property
+    def content_changed(self) -> bool:
+        return bool(self.content)
+
+    @property
+    def settings_changed(self) -> bool:
+        return bool(self.template_format or self.variables or self.model_config)
+
+
+def text_diff(old: str, new: str) -> TextDiff:
+    """Line by line, paired replaced lines word by word, unchanged stretches cut to context."""
+    if old == new:
+        return TextDiff(rows=())
+    a, b = old.splitlines(), new.splitlines()
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    rows: list[Row] = []
+    shown_to = 0  # old lines before this index are shown or skipped already
+    for group in matcher.get_grouped_opcodes(CONTEXT_LINES):
+        if group[0][1] > shown_to:
+            rows.append(Row(kind="gap", skipped=group[0][1] - shown_to))
+        for tag, i1, i2, j1, j2 in group:
+            rows += _rows(tag, a, b, i1, i2, j1, j2)
+        shown_to = group[-1][2]
+    if shown_to < len(a):
+        rows.append(Row(kind="gap", skipped=len(a) - shown_to))
+    return TextDiff(rows=tuple(rows))
+
+
+def _rows(tag: str, a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int) -> list[Row]:
+    if tag == "equal":
+        return [
+            Row(kind="same", old=_side(i + 1, a[i]), new=_side(j + 1, b[j]))
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+        ]
+    rows = []
+    paired = min(i2 - i1, j2 - j1)
+    for offset in range(paired):
+        i, j = i1 + offset, j1 + offset
+        old_words, new_words = word_diff(a[i], b[j])
+        rows.append(Row(kind="changed", old=Side(i + 1, old_words), new=Side(j + 1, new_words)))
+    rows += [Row(kind="removed", old=_side(i + 1, a[i], True)) for i in range(i1 + paired, i2)]
+    rows += [Row(kind="added", new=_side(j + 1, b[j], True)) for j in range(j1 + paired, j2)]
+    return rows
+
+
+def _side(number: int, line: str, changed: bool = False) -> Side:
+    return Side(number, (Segment(line, changed),) if line else ())
+
+
+def word_diff(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+    """Both lines cut into segments, the words (and punctuation) that differ marked."""
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < WORD_SIMILARITY:
+        return _segments([(old, True)]), _segments([(new, True)])
+    old_parts: list[tuple[str, bool]] = []
+    new_parts: list[tuple[str, bool]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        changed = tag != "equal"
+        old_parts.append(("".join(a[i1:i2]), changed))
+        new_parts.append(("".join(b[j1:j2]), changed))
+    return _segments(old_parts), _segments(new_parts)
+
+
+def _segments(parts: Sequence[tuple[str, bool]]) -> tuple[Segment, ...]:
+    """Join neighbours alike; a lone space between two changes counts as changed."""
+    parts = [(text, changed) for text, changed in parts if text]
+    flagged = [
+        (
+            text,
+            changed
+            or (
+                text.isspace()
+                and 0 < index < len(parts) - 1
+                and parts[index - 1][1]
+                and parts[index + 1][1]
+            ),
+        )
+        for index, (text, changed) in enumerate(parts)
+    ]
+    segments: list[Segment] = []
+    for text, changed in flagged:
+        if segments and segments[-1].changed == changed:
+            segments[-1] = Segment(segments[-1].text + text, changed)
+        else:
+            segments.append(Segment(text, changed))
+    return tuple(segments)
+
+
+def messages_diff(
+    old: Sequence[Mapping[str, str]], new: Sequence[Mapping[str, str]]
+) -> tuple[MessageDiff, ...]:
+    """Messages aligned as a sequence (an inserted message shifts nothing); replaced ones
+    are paired in order, the rest shown as added or removed."""
+    key = [(m["role"], m["content"]) for m in old], [(m["role"], m["content"]) for m in new]
+    matcher = difflib.SequenceMatcher(None, key[0], key[1], autojunk=False)
+    diffs: list[MessageDiff] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            diffs += [
+                _message("same", i, j, old[i], new[j])
+                for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+            ]
+            continue
+        paired = min(i2 - i1, j2 - j1)
+        diffs += [
+            _message("changed", i, j, old[i], new[j])
+            for i, j in zip(range(i1, i1 + paired), range(j1, j1 + paired), strict=True)
+        ]
+        diffs += [_message("removed", i, None, old[i], None) for i in range(i1 + paired, i2)]
+        diffs += [_message("added", None, j, None, new[j]) for j in range(j1 + paired, j2)]
+    return tuple(diffs)
+
+
+def _message(
+    status: ChangeStatus,
+    i: int | None,
+    j: int | None,
+    old: Mapping[str, str] | None,
+    new: Mapping[str, str] | None,
+) -> MessageDiff:
+    return MessageDiff(
+        status=status,
+        old_position=None if i is None else i + 1,
+        new_position=None if j is None else j + 1,
+        old_role=old["role"] if old else None,
+        new_role=new["role"] if new else None,
+        text=text_diff(old["content"] if old else "", new["content"] if new else ""),
+    )
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def mapping_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[KeyChange, ...]:
+    """Key by key, in key order; values compared as JSON, so 1 and 1.0 differ as in the text."""
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        if key not in new:
+            changes.append(KeyChange(key, "removed", old=compact_json(old[key])))
+        elif key not in old:
+            changes.append(KeyChange(key, "added", new=compact_json(new[key])))
+        elif (before := compact_json(old[key])) != (after := compact_json(new[key])):
+            changes.append(KeyChange(key, "changed", old=before, new=after))
+    return tuple(changes)
+
+
+def names_diff(old: Iterable[str], new: Iterable[str]) -> tuple[KeyChange, ...]:
+    before, after = set(old), set(new)
+    return tuple(
+        KeyChange(name, "removed" if name in before else "added") for name in sorted(before ^ after)
+    )
+
+
+def content_text(content: Content) -> str:
+    """The content as plain lines, for the unified diff."""
+    if content.kind != "chat":
+        return content.template
+    blocks = [f"[{message['role']}]\n{message['content']}" for message in content.messages or []]
+    return "\n\n".join(blocks)
+
+
+def settings_text(content: Content) -> str:
+    """Everything else that changes behaviour: format, variables and model config."""
+    return json.dumps(
+        {
+            "template_format": content.template_format,
+            "variables": content.variables,
+            "model_config": content.model_config,
+        },
+        indent=2,
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+
+
+def unified(old: str, new: str, old_label: str, new_label: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=old_label,
+        tofile=new_label,
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def version_diff(
+    *, old: Content, new: Content, old_number: int, new_number: int, name: str
+) -> VersionDiff:
+    """Two versions of the prompt `name` compared: content, format, variables, model config."""
+    old_label, new_label = f"{name}@{old_number}", f"{name}@{new_number}"
+    chat = new.kind == "chat"
+    return VersionDiff(
+        old_number=old_number,
+        new_number=new_number,
+        kind=new.kind,
+        template=TextDiff(rows=()) if chat else text_diff(old.template, new.template),
+        messages=messages_diff(old.messages or [], new.messages or []) if chat else (),
+        template_format=(
+            KeyChange("format", "changed", old=old.template_format, new=new.template_format)
+            if old.template_format != new.template_format
+            else None
+        ),
+        variables=names_diff(old.variables, new.variables),
+        model_config=mapping_diff(old.model_config, new.model_config),
+        content=unified(content_text(old), content_text(new), old_label, new_label),
+        settings=unified(
+            settings_text(old),
+            settings_text(new),
+            f"{old_label} settings",
+            f"{new_label} settings",
+        ),
+    )
