@@ -167,8 +167,8 @@ def test_version_page_shows_content_and_diff_against_parent(client, prompt, make
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert "-Hello {{name}}" in body
-    assert "+Hello dear {{name}}" in body
+    assert "Hello {{name}}</td>" in body
+    assert "Hello<ins> dear</ins> {{name}}" in body
     assert "temperature" in body
 
 
@@ -181,8 +181,8 @@ def test_version_page_can_diff_against_any_version(client, prompt, make_version)
 
     body = client.get(url, {"against": 1}).content.decode()
 
-    assert "-One {{name}}" in body
-    assert "+Three {{name}}" in body
+    assert "<del>One</del> {{name}}" in body
+    assert "<ins>Three</ins> {{name}}" in body
     assert client.get(url, {"against": 99}).status_code == 404
 
 

@@ -389,7 +389,7 @@ def test_request_staging_then_approve_applies_it(client, world):
     assert world.pending.superseded_by == created
     page = _body(client.get(world.url("request", created.pk)))
     assert "Compared with v2, which Staging runs now" in page
-    assert "+Hey {{name}}, welcome" in page
+    assert "<ins>Hey</ins> {{name}}<ins>, welcome</ins>" in page
 
     client.force_login(world["reviewer"])
     inbox = _body(client.get(world.url("inbox")))

@@ -72,7 +72,7 @@ def test_main_pages_and_htmx_work_without_a_violation(page, sign_in, violations,
     assert page.url == prompt_url  # htmx swapped the panel; the form was not submitted
 
     page.goto("/prompts/support/refund-reply/v/2/")
-    expect(page.locator("pre.diff span.add")).to_contain_text(["+Hi {{name}}!"])
+    expect(page.locator("table.diff-side td.diff-new")).to_contain_text(["Hi {{name}}!"])
     page.goto("/audit/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Audit log")
 

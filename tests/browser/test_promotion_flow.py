@@ -76,8 +76,8 @@ def test_production_promotion_needs_two_reviewers_from_their_inbox(
     expect(requester.locator("#decision .decision-state .state")).to_have_text("Pending")
     expect(requester.get_by_text("someone else must approve it (four-eyes rule)")).to_be_visible()
     expect(requester.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
-    expect(requester.locator("pre.diff span.add")).to_contain_text(
-        ["+Hello {{name}}, thanks for waiting"]
+    expect(requester.locator("table.diff-side td.diff-new")).to_contain_text(
+        ["Hello {{name}}, thanks for waiting"]
     )
     request_id = PromotionRequest.objects.get().pk
 

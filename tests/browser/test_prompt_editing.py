@@ -41,9 +41,10 @@ def test_maintainer_creates_a_prompt_and_two_versions_and_sees_the_diff(
     page.get_by_role("button", name="Create version").click()
 
     expect(page).to_have_url(re.compile(r"/prompts/support/welcome/v/2/$"))
-    diff = page.locator("pre.diff")
-    expect(diff.locator("span.add")).to_contain_text(["+Hello {{name}},", "+welcome aboard!"])
-    expect(diff.locator("span.del")).to_contain_text(["-Hello {{name}}"])
+    diff = page.locator("table.diff-side")
+    expect(diff.locator("td.diff-new")).to_contain_text(["Hello {{name}},", "welcome aboard!"])
+    expect(diff.locator("td.diff-new ins")).to_have_text([",", "welcome aboard!"])
+    expect(diff.locator("td.diff-old")).to_contain_text(["Hello {{name}}"])
     assert PromptVersion.objects.get(prompt__name="welcome", number=2).template == (
         "Hello {{name}},\nwelcome aboard!"
     )

@@ -31,4 +31,4 @@ def test_user_signs_in_and_opens_a_prompt_page(page, sign_in, prompt, make_versi
     expect(page.locator("tr[data-environment=production]")).to_contain_text("v1")
     expect(page.get_by_role("cell", name="friendlier")).to_be_visible()
     page.get_by_role("link", name="v2").first.click()
-    expect(page.locator("pre.diff")).to_contain_text("+Hi {{name}}")
+    expect(page.locator("table.diff-side")).to_contain_text("Hi {{name}}")
