@@ -255,10 +255,11 @@ def _segments(parts: Sequence[tuple[str, bool]]) -> tuple[Segment, ...]:
 def messages_diff(
     old: Sequence[Mapping[str, str]], new: Sequence[Mapping[str, str]]
 ) -> tuple[MessageDiff, ...]:
-    """Messages aligned as a sequence (an inserted message shifts nothing); replaced ones
-    are paired in order, the rest shown as added or removed."""
-    key = [(m["role"], m["content"]) for m in old], [(m["role"], m["content"]) for m in new]
-    matcher = difflib.SequenceMatcher(None, key[0], key[1], autojunk=False)
+    """Messages aligned as a sequence (an inserted message shifts nothing). In a changed
+    stretch, messages of the same role pair up first, the others in order; what is left over
+    is shown as added or removed."""
+    keys = [(m["role"], m["content"]) for m in old], [(m["role"], m["content"]) for m in new]
+    matcher = difflib.SequenceMatcher(None, *keys, autojunk=False)
     diffs: list[MessageDiff] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
@@ -267,14 +268,30 @@ def messages_diff(
                 for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
             ]
             continue
-        paired = min(i2 - i1, j2 - j1)
-        diffs += [
-            _message("changed", i, j, old[i], new[j])
-            for i, j in zip(range(i1, i1 + paired), range(j1, j1 + paired), strict=True)
-        ]
-        diffs += [_message("removed", i, None, old[i], None) for i in range(i1 + paired, i2)]
-        diffs += [_message("added", None, j, None, new[j]) for j in range(j1 + paired, j2)]
+        roles = difflib.SequenceMatcher(
+            None,
+            [m["role"] for m in old[i1:i2]],
+            [m["role"] for m in new[j1:j2]],
+            autojunk=False,
+        )
+        for _, a1, a2, b1, b2 in roles.get_opcodes():
+            diffs += _paired(old, new, range(i1 + a1, i1 + a2), range(j1 + b1, j1 + b2))
     return tuple(diffs)
+
+
+def _paired(
+    old: Sequence[Mapping[str, str]],
+    new: Sequence[Mapping[str, str]],
+    olds: range,
+    news: range,
+) -> list[MessageDiff]:
+    paired = min(len(olds), len(news))
+    pairs = zip(olds[:paired], news[:paired], strict=True)
+    return [
+        *(_message("changed", i, j, old[i], new[j]) for i, j in pairs),
+        *(_message("removed", i, None, old[i], None) for i in olds[paired:]),
+        *(_message("added", None, j, None, new[j]) for j in news[paired:]),
+    ]
 
 
 def _message(

@@ -120,6 +120,24 @@ def test_an_inserted_message_is_added_and_shifts_nothing_else():
     assert diffs[1].text.rows[0].new.segments == (Segment("Hello!", changed=True),)
 
 
+def test_an_edited_message_pairs_with_one_of_its_role_not_with_a_new_neighbour():
+    old = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{{q}}"}]
+    new = [
+        old[0],
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Q: {{q}}"},
+    ]
+
+    diffs = messages_diff(old, new)
+
+    assert [(d.status, d.old_role, d.new_role) for d in diffs] == [
+        ("same", "system", "system"),
+        ("added", None, "assistant"),
+        ("changed", "user", "user"),
+    ]
+    assert (diffs[2].old_position, diffs[2].new_position) == (2, 3)
+
+
 def test_a_role_change_is_shown_as_such():
     (message,) = messages_diff(
         [{"role": "user", "content": "Hi"}], [{"role": "assistant", "content": "Hi"}]
