@@ -12,6 +12,8 @@ CONTEXT_LINES = 3
 # Below this share of equal words two paired lines are shown as wholly replaced, not word
 # by word: highlighting the odd common "the" helps nobody.
 WORD_SIMILARITY = 0.4
+# Word matching is quadratic or worse: a longer changed stretch of a line is shown replaced.
+MAX_WORD_TOKENS = 400
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 
 RowKind = Literal["same", "changed", "added", "removed", "gap"]
@@ -74,10 +76,6 @@ class TextDiff:
     rows: tuple[Row, ...]
 
     @property
-    def changed(self) -> bool:
-        return any(row.kind not in ("same", "gap") for row in self.rows)
-
-    @property
     def inline(self) -> tuple[InlineLine, ...]:
         """One column: in each run of changes, every old line, then every new one."""
         lines: list[InlineLine] = []
@@ -93,15 +91,8 @@ class TextDiff:
                 break
             if row.kind == "gap":
                 lines.append(InlineLine(kind="gap", skipped=row.skipped))
-            else:
-                lines.append(
-                    InlineLine(
-                        kind="same",
-                        old_number=row.old.number if row.old else None,
-                        new_number=row.new.number if row.new else None,
-                        segments=row.new.segments if row.new else (),
-                    )
-                )
+            elif row.old and row.new:
+                lines.append(InlineLine("same", row.old.number, row.new.number, row.new.segments))
         return tuple(lines)
 
 
@@ -164,10 +155,6 @@ class VersionDiff:
         return not self.content and not self.settings
 
     @property
-    def content_changed(self) -> bool:
-        return bool(self.content)
-
-    @property
     def settings_changed(self) -> bool:
         return bool(self.template_format or self.variables or self.model_config)
 
@@ -177,7 +164,8 @@ def text_diff(old: str, new: str) -> TextDiff:
     if old == new:
         return TextDiff(rows=())
     a, b = old.splitlines(), new.splitlines()
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # autojunk, as in difflib.unified_diff: very common lines (blank ones) do not anchor a match
+    matcher = difflib.SequenceMatcher(None, a, b)
     rows: list[Row] = []
     shown_to = 0  # old lines before this index are shown or skipped already
     for group in matcher.get_grouped_opcodes(CONTEXT_LINES):
@@ -213,17 +201,31 @@ def _side(number: int, line: str, changed: bool = False) -> Side:
 
 
 def word_diff(old: str, new: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
-    """Both lines cut into segments, the words (and punctuation) that differ marked."""
+    """Both lines cut into segments, the words (and punctuation) that differ marked. The
+    common start and end are cut off first, so a long paragraph costs little to compare."""
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if matcher.ratio() < WORD_SIMILARITY:
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    middle_a, middle_b = a[head : len(a) - tail], b[head : len(b) - tail]
+    if len(middle_a) + len(middle_b) > MAX_WORD_TOKENS:
+        opcodes = [("replace", 0, len(middle_a), 0, len(middle_b))]
+    else:
+        matcher = difflib.SequenceMatcher(None, middle_a, middle_b, autojunk=False)
+        opcodes = matcher.get_opcodes()
+    same = head + tail + sum(i2 - i1 for tag, i1, i2, _, _ in opcodes if tag == "equal")
+    if 2 * same < WORD_SIMILARITY * (len(a) + len(b)):
         return _segments([(old, True)]), _segments([(new, True)])
-    old_parts: list[tuple[str, bool]] = []
-    new_parts: list[tuple[str, bool]] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        changed = tag != "equal"
-        old_parts.append(("".join(a[i1:i2]), changed))
-        new_parts.append(("".join(b[j1:j2]), changed))
+    old_parts = [("".join(a[:head]), False)]
+    new_parts = [("".join(b[:head]), False)]
+    for tag, i1, i2, j1, j2 in opcodes:
+        old_parts.append(("".join(middle_a[i1:i2]), tag != "equal"))
+        new_parts.append(("".join(middle_b[j1:j2]), tag != "equal"))
+    old_parts.append(("".join(a[len(a) - tail :]), False))
+    new_parts.append(("".join(b[len(b) - tail :]), False))
     return _segments(old_parts), _segments(new_parts)
 
 

@@ -75,9 +75,19 @@ def test_unrelated_lines_are_replaced_whole_not_word_by_word():
     assert row.new.segments == (Segment("Answer in French only!", changed=True),)
 
 
+def test_a_word_changed_in_a_long_paragraph_is_found_and_runaway_lines_are_replaced_whole():
+    paragraph = "Answer the customer politely and briefly. " * 300
+    changed = paragraph.replace("briefly", "warmly", 1)
+
+    (row,) = text_diff(paragraph, changed).rows
+    assert [part.text for part in row.new.segments if part.changed] == ["warmly"]
+
+    (row,) = text_diff("a b " * 500, "a c " * 500).rows  # no common start or end to cut
+    assert row.new.segments == (Segment("a c " * 500, changed=True),)
+
+
 def test_an_unchanged_text_has_no_rows():
     assert text_diff("same", "same").rows == ()
-    assert not text_diff("same", "same").changed
 
 
 # --- Chat messages ---------------------------------------------------------------------------
@@ -268,6 +278,6 @@ def test_request_page_shows_the_changes_above_the_decision(
     body = client.get(reverse("approvals:request", args=[request.pk])).content.decode()
 
     assert "Compared with v1, which Staging runs now" in body
-    assert "Hello<ins> dear</ins> {{name}}" in body
+    assert "Hello <ins>dear </ins>{{name}}" in body
     assert body.index('id="changes-heading"') < body.index('id="decision"')
     assert 'href="?view=inline#changes-heading"' in body

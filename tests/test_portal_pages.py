@@ -168,7 +168,7 @@ def test_version_page_shows_content_and_diff_against_parent(client, prompt, make
     body = response.content.decode()
     assert response.status_code == 200
     assert "Hello {{name}}</td>" in body
-    assert "Hello<ins> dear</ins> {{name}}" in body
+    assert "Hello <ins>dear </ins>{{name}}" in body
     assert "temperature" in body
 
 
