@@ -8,7 +8,8 @@ traceback page is not kept for the portal: `make run` is how people try the port
 shows settings and source to whoever causes the error, and the strict CSP blocks its inline
 style and script anyway. The traceback is in the console log (django.request, with the
 request id the page shows). Under /api/ only the 404 changes (a problem, as with DEBUG off);
-a crash there keeps Django's DEBUG behaviour.
+a crash there keeps Django's DEBUG behaviour. Django's empty 405 (a POST-only address opened
+in a browser) becomes a portal page too.
 """
 
 import logging
@@ -45,7 +46,10 @@ class ErrorPagesMiddleware:
                 resolve(request.path_info, getattr(request, "urlconf", None))
             except Resolver404 as exc:
                 return views.page_not_found(request, exc)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code == 405 and not response.content and not views._is_api(request):
+            return views.method_not_allowed(request, response)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         api = views._is_api(request)

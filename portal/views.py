@@ -131,6 +131,16 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return render(request, "portal/errors/404.html", context, status=404)
 
 
+def method_not_allowed(request: HttpRequest, refused: HttpResponse) -> HttpResponse:
+    """A portal page for Django's empty 405 (a POST-only address opened in the browser)."""
+    methods = [m.strip() for m in refused.get("Allow", "").split(",") if m.strip()]
+    allowed = "form submission (POST)" if "POST" in methods else " or ".join(methods)
+    context = {"request_path": request.path, "allowed": allowed or "request of another kind"}
+    response = render(request, "portal/errors/405.html", context, status=405)
+    response["Allow"] = refused.get("Allow", "")
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: the problem names no exception and carries no traceback (the log has it).
     The page renders without the request (no context processor, so no session, user or

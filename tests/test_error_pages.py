@@ -226,3 +226,22 @@ def test_an_api_crash_stays_a_problem_with_debug_off(settings):
 
     assert response.status_code == 500
     assert response["Content-Type"] == PROBLEM
+
+
+@pytest.mark.urls("portal.urls")
+def test_a_post_only_address_opened_in_the_browser_is_the_portal_s_405(debug, signed_in):
+    response = signed_in.get("/people/lockouts/lift/")
+
+    text = portal_page(response, 405)
+    assert response["Allow"] == "POST"
+    assert "This address is not a page" in text
+    assert "only takes a form submission (POST)" in text
+    assert NAVIGATION in text
+
+
+@pytest.mark.urls("portal.urls")
+def test_an_api_405_stays_a_problem(debug, signed_in):
+    response = signed_in.delete("/api/v1/environments/")
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == PROBLEM
