@@ -26,6 +26,8 @@ class SuggestInput(forms.TextInput):
                 "hx-get": reverse(self.url_name),
                 "hx-trigger": "input changed delay:200ms",
                 "hx-target": f"#{list_id}",
+                # explicit: the enclosing form's hx-swap (often outerHTML) would be inherited
+                "hx-swap": "innerHTML",
                 "hx-sync": "this:replace",
             }
         )
