@@ -139,10 +139,11 @@ def test_creating_versions_shows_the_diff_against_the_parent(signed_in, prompt, 
     assert version.template == "Hello {{name}},\nthanks for writing."
     assert version.model_config == {"temperature": 0.2}
     assert (version.author, version.message, version.parent.number) == (author, "friendlier", 1)
-    page = signed_in.get(second["Location"]).content.decode()
-    assert "+Hello {{name}}," in page
-    assert "-Hello {{name}}" in page
-    assert "Created version 2 of support/refund-reply." in page
+    page = signed_in.get(second["Location"])
+    assert page.context["against"].number == 1
+    assert "<del>Hello {{name}}</del>" not in page.content.decode()  # a word-level change
+    assert "Hello {{name}}<ins>,</ins>" in page.content.decode()
+    assert "Created version 2 of support/refund-reply." in page.content.decode()
 
 
 def test_an_undeclared_variable_is_named_on_the_page(signed_in, prompt):
@@ -482,7 +483,8 @@ def test_an_odd_against_parameter_shows_the_diff_against_the_parent(signed_in, p
     )
 
     assert page.status_code == 200
-    assert "+Bye {{name}}" in page.content.decode()
+    assert page.context["against"].number == 1
+    assert "<ins>Bye</ins> {{name}}" in page.content.decode()
 
 
 # --- Editing: the parent's model config, detected variables, a required commit message -------
