@@ -6,7 +6,9 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
+
+from prompts.unified_diff import Content, content_text, settings_text, unified
 
 CONTEXT_LINES = 3
 # Below this share of equal words two paired lines are shown as wholly replaced, not word
@@ -16,25 +18,8 @@ WORD_SIMILARITY = 0.4
 MAX_WORD_TOKENS = 400
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 
-RowKind = Literal["same", "changed", "added", "removed", "gap"]
+RowKind = Literal["same", "changed", "added", "removed", "gap", "note"]
 ChangeStatus = Literal["same", "changed", "added", "removed"]
-
-
-class Content(Protocol):
-    """What `prompts.content.VersionContent` holds, read only."""
-
-    @property
-    def kind(self) -> str: ...
-    @property
-    def template_format(self) -> str: ...
-    @property
-    def template(self) -> str: ...
-    @property
-    def messages(self) -> list[dict[str, str]] | None: ...
-    @property
-    def variables(self) -> list[str]: ...
-    @property
-    def model_config(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +44,7 @@ class Row:
     old: Side | None = None
     new: Side | None = None
     skipped: int = 0
+    note: str = ""  # a "note" row: what differs that no line shows (line endings)
 
 
 @dataclass(frozen=True)
@@ -68,6 +54,7 @@ class InlineLine:
     new_number: int | None = None
     segments: tuple[Segment, ...] = ()
     skipped: int = 0
+    note: str = ""
     paired: bool = False  # one of a changed line's two halves, not a line added or removed whole
 
 
@@ -91,6 +78,8 @@ class TextDiff:
                 break
             if row.kind == "gap":
                 lines.append(InlineLine(kind="gap", skipped=row.skipped))
+            elif row.kind == "note":
+                lines.append(InlineLine(kind="note", note=row.note))
             elif row.old and row.new:
                 lines.append(InlineLine("same", row.old.number, row.new.number, row.new.segments))
         return tuple(lines)
@@ -164,6 +153,8 @@ def text_diff(old: str, new: str) -> TextDiff:
     if old == new:
         return TextDiff(rows=())
     a, b = old.splitlines(), new.splitlines()
+    if a == b:
+        return TextDiff(rows=(Row(kind="note", note=_line_ending_note(old, new)),))
     # autojunk, as in difflib.unified_diff: very common lines (blank ones) do not anchor a match
     matcher = difflib.SequenceMatcher(None, a, b)
     rows: list[Row] = []
@@ -176,7 +167,18 @@ def text_diff(old: str, new: str) -> TextDiff:
         shown_to = group[-1][2]
     if shown_to < len(a):
         rows.append(Row(kind="gap", skipped=len(a) - shown_to))
+    if note := _line_ending_note(old, new):
+        rows.append(Row(kind="note", note=note))
     return TextDiff(rows=tuple(rows))
+
+
+def _line_ending_note(old: str, new: str) -> str:
+    """What lines cannot show: the line break at the end added or removed (else, when every
+    line is the same, the other line endings differ)."""
+    old_end, new_end = old.endswith(("\n", "\r")), new.endswith(("\n", "\r"))
+    if old_end == new_end:
+        return "" if old.splitlines() != new.splitlines() else "Only the line endings differ."
+    return "Adds a line break at the end." if new_end else "Removes the line break at the end."
 
 
 def _rows(tag: str, a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int) -> list[Row]:
@@ -335,38 +337,6 @@ def names_diff(old: Iterable[str], new: Iterable[str]) -> tuple[KeyChange, ...]:
     return tuple(
         KeyChange(name, "removed" if name in before else "added") for name in sorted(before ^ after)
     )
-
-
-def content_text(content: Content) -> str:
-    """The content as plain lines, for the unified diff."""
-    if content.kind != "chat":
-        return content.template
-    blocks = [f"[{message['role']}]\n{message['content']}" for message in content.messages or []]
-    return "\n\n".join(blocks)
-
-
-def settings_text(content: Content) -> str:
-    """Everything else that changes behaviour: format, variables and model config."""
-    return json.dumps(
-        {
-            "template_format": content.template_format,
-            "variables": content.variables,
-            "model_config": content.model_config,
-        },
-        indent=2,
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-
-
-def unified(old: str, new: str, old_label: str, new_label: str) -> str:
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        fromfile=old_label,
-        tofile=new_label,
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def version_diff(

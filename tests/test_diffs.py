@@ -281,3 +281,22 @@ def test_request_page_shows_the_changes_above_the_decision(
     assert "Hello <ins>dear </ins>{{name}}" in body
     assert body.index('id="changes-heading"') < body.index('id="decision"')
     assert 'href="?view=inline#changes-heading"' in body
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "note"),
+    [
+        ("a\nb", "a\nb\n", "Adds a line break at the end."),
+        ("a\nb\n", "a\nb", "Removes the line break at the end."),
+        ("a\r\nb", "a\nb", "Only the line endings differ."),
+        ("a\nb", "a\nc\n", "Adds a line break at the end."),
+    ],
+)
+def test_a_change_no_line_shows_is_said(old, new, note):
+    rows = text_diff(old, new).rows
+
+    assert rows[-1].kind == "note"
+    assert rows[-1].note == note
+    assert [line.note for line in text_diff(old, new).inline if line.kind == "note"] == [note]
+    if old.splitlines() == new.splitlines():
+        assert len(rows) == 1  # no "unchanged lines" standing for a change
