@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery, TextField, When
-from django.db.models.functions import Cast
+from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery, When
 
 from prompts.models import Deployment, Environment, Prompt, PromptVersion, Tag
 from teams.permissions import Principal, namespaces_visible_to
@@ -25,28 +24,23 @@ def clean_query(value: str) -> str:
     return value.replace("\x00", "").strip()[:MAX_QUERY_LENGTH]
 
 
-def _current_versions() -> QuerySet[PromptVersion]:
+def _current_versions(prompts: QuerySet[Prompt]) -> QuerySet[PromptVersion]:
     newest = (
         PromptVersion.objects.filter(prompt=OuterRef("prompt"))
         .order_by("-number")
         .values("number")[:1]
     )
-    return PromptVersion.objects.filter(
+    return PromptVersion.objects.filter(prompt__in=prompts.order_by().values("pk")).filter(
         Q(number=Subquery(newest)) | Q(pk__in=Deployment.objects.values("version"))
     )
 
 
-def _version_text_matches(query: str) -> QuerySet[PromptVersion]:
-    versions = _current_versions().annotate(messages_text=Cast("messages", TextField()))
-    match = (
-        Q(template__icontains=query)
-        | Q(messages_text__icontains=query)
-        | Q(model_config__model__icontains=query)
-    )
+def _version_text_matches(prompts: QuerySet[Prompt], query: str) -> QuerySet[PromptVersion]:
+    """`search_text` holds the template or the messages' texts (never their JSON keys)."""
+    versions = _current_versions(prompts)
+    match = Q(search_text__icontains=query) | Q(model_config__model__icontains=query)
     if connection.vendor == "postgresql":
-        versions = versions.annotate(
-            document=SearchVector("template", "messages_text", config="english")
-        )
+        versions = versions.annotate(document=SearchVector("search_text", config="english"))
         match |= Q(document=SearchQuery(query, search_type="websearch", config="english"))
     return versions.filter(match)
 
@@ -62,7 +56,7 @@ def search(prompts: QuerySet[Prompt], query: str) -> QuerySet[Prompt]:
         by_name
         | Q(description__icontains=query)
         | Q(pk__in=tagged)
-        | Q(pk__in=_version_text_matches(query).values("prompt"))
+        | Q(pk__in=_version_text_matches(prompts, query).values("prompt"))
     )
     return matching.annotate(
         name_hit=Case(When(by_name, then=1), default=0, output_field=IntegerField())

@@ -53,6 +53,11 @@ class VersionContent:
         ).encode()
         return hashlib.sha256(encoded).hexdigest()
 
+    @property
+    def search_text(self) -> str:
+        """The words a search matches: the template, or the messages' texts (not their JSON)."""
+        return "\n\n".join(self.sources())
+
     def sources(self) -> list[str]:
         if self.kind == "chat":
             return [message["content"] for message in self.messages or []]

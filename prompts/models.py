@@ -104,6 +104,9 @@ class PromptVersion(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     sha256 = models.CharField(max_length=64)
+    search_text = models.TextField(
+        blank=True, editable=False, help_text="The template, or the messages' texts: searched."
+    )
     parent = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
     )

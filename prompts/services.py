@@ -222,6 +222,7 @@ def version_create(
         message=message.strip(),
         author=author,
         sha256=content.sha256,
+        search_text=content.search_text,
         parent=parent,
     )
     VersionInclude.objects.bulk_create(

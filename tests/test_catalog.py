@@ -99,6 +99,22 @@ def test_search_matches_tags_template_text_messages_and_model_names(
     assert api_listed(client, q=query) == set(expected)
 
 
+def test_chat_search_reads_the_messages_text_not_their_json(client, namespace, author):
+    chat = prompt_create(actor=author, namespace=namespace, name="greeter", kind="chat")
+    version_create(
+        prompt=chat,
+        author=author,
+        messages=[{"role": "system", "content": 'Grüße an {{name}}, "quoted" text'}],
+        variables=["name"],
+    )
+    client.force_login(UserFactory())
+
+    assert listed(client, q="Grüße") == ["support/greeter"]
+    assert listed(client, q='"quoted"') == ["support/greeter"]
+    for key in ("content", "role", "system"):
+        assert listed(client, q=key) == [], key
+
+
 def test_search_ignores_text_only_an_undeployed_old_version_had(
     client, namespace, author, make_version
 ):

@@ -43,26 +43,31 @@ def test_migrations_are_complete():
     assert "No changes detected" in out.getvalue()
 
 
-def _django_setting_probe(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+def _embedded(env: dict[str, str], argv: list[str]) -> subprocess.CompletedProcess:
+    """Run `argv` in a process configured like `make run` (no service URLs) plus `env`."""
     clean_env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}
     }
-    clean_env.update(env)
     return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"import django; django.setup(); from django.conf import settings; {code}",
-        ],
+        argv,
         cwd=ROOT,
-        env={**clean_env, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+        env={**clean_env, **env, "DJANGO_SETTINGS_MODULE": "portal.settings"},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
+
+
+def _django_setting_probe(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+    setup = "import django; django.setup(); from django.conf import settings; "
+    return _embedded(env, [sys.executable, "-c", setup + code])
+
+
+def _manage(env: dict[str, str], args: list[str]) -> subprocess.CompletedProcess:
+    return _embedded(env, [sys.executable, "manage.py", *args])
 
 
 def test_embedded_default_uses_sqlite_eager_celery_and_local_memory_cache(tmp_path):
@@ -122,3 +127,26 @@ def test_ruff_is_clean(command):
         [str(ruff), *command, str(ROOT)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_embedded_search_matches_words_of_templates_and_chat_messages(tmp_path):
+    """The embedded default (SQLite) has no full-text search: the plain fallback still finds a
+    chat prompt by its messages' words, and never by the JSON keys they are stored in."""
+    env = {"PORTAL_DATA_DIR": str(tmp_path)}
+    for command in (["migrate", "--noinput", "-v0"], ["bootstrap_demo"]):
+        done = _manage(env, command)
+        assert done.returncode == 0, done.stderr
+    result = _django_setting_probe(
+        env,
+        "from django.contrib.auth import get_user_model; from prompts import catalog, selectors; "
+        "user = get_user_model().objects.get(username='admin'); "
+        "visible = selectors.prompts_visible_to(user=user); "
+        "print(*[','.join(p.full_name for p in catalog.search(visible, q)) or '-' "
+        "for q in ('polite support agent', 'content', 'gpt-4o-mini')])",
+    )
+
+    assert result.returncode == 0, result.stderr
+    polite, content, model = result.stdout.split()
+    assert polite == "support/refund-reply"  # a chat prompt's system message
+    assert content == "-"
+    assert "support/refund-reply" in model.split(",")
