@@ -111,3 +111,11 @@ def can_manage_team(user: Principal, team: Team) -> bool:
 
 def can_create_namespace(user: Principal, team: Team) -> bool:
     return can_manage_team(user, team)
+
+
+def can_look_up_people(user: Principal) -> bool:
+    """Who is offered people's usernames and names as they type: those who add members or
+    grant promotion rights (staff and team owners), not everyone signed in."""
+    return is_staff(user) or (
+        is_user(user) and Membership.objects.filter(user=user, role=Membership.Role.OWNER).exists()
+    )

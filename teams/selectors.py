@@ -57,9 +57,9 @@ SUGGESTIONS = 10
 
 
 def users_suggested(*, user: Principal, query: str) -> QuerySet:
-    """Active people whose username or name starts with `query`, for a signed-in person's
-    user field (usernames are shown across the portal: authors, reviewers, members)."""
-    if not query or not permissions.can_view_teams(user):
+    """Active people whose username or name starts with `query`, for the user fields of team
+    owners and staff (teams.permissions.can_look_up_people)."""
+    if not query or not permissions.can_look_up_people(user):
         return get_user_model().objects.none()
     match = (
         Q(username__istartswith=query)

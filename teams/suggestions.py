@@ -1,7 +1,7 @@
 """Suggestions for the portal's user and team fields (teams.widgets.SuggestInput): the
-options of a datalist, fetched by htmx as one types."""
+options of a datalist, fetched by htmx as one types. Someone not signed in (an expired
+session) gets nothing to swap rather than the sign-in page inside the list."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -19,17 +19,19 @@ def _query(request: HttpRequest, *names: str) -> str:
     return ""
 
 
-@login_required
 @require_GET
 def users(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return HttpResponse(status=204)
     found = selectors.users_suggested(user=request.user, query=_query(request, "username"))
     options = [(user.username, user.get_full_name()) for user in found]
     return render(request, "teams/_suggestions.html", {"options": options})
 
 
-@login_required
 @require_GET
 def teams(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return HttpResponse(status=204)
     found = selectors.teams_suggested(user=request.user, query=_query(request, "team"))
     options = [(team.slug, team.name) for team in found]
     return render(request, "teams/_suggestions.html", {"options": options})

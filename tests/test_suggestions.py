@@ -4,7 +4,7 @@ suggestion views as one types (htmx fills the field's datalist)."""
 import pytest
 from django.urls import reverse
 
-from tests.factories import NamespaceFactory, TeamFactory, UserFactory
+from tests.factories import MembershipFactory, NamespaceFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +18,19 @@ def options(response) -> list[str]:
     ]
 
 
-def test_users_are_suggested_by_username_or_name_and_only_active_ones(client):
+@pytest.fixture
+def owner(db):
+    user = UserFactory(username="zed")
+    MembershipFactory(team=TeamFactory(slug="zeds"), user=user, role="owner")
+    return user
+
+
+def test_users_are_suggested_by_username_or_name_and_only_active_ones(client, owner):
     UserFactory(username="alice")
     UserFactory(username="bob", first_name="Alicia")
     UserFactory(username="alfred", is_active=False)
     UserFactory(username="carol")
-    client.force_login(UserFactory(username="zed"))
+    client.force_login(owner)
 
     response = client.get(reverse("teams:suggest_users"), {"username": "ali"})
 
@@ -40,14 +47,33 @@ def test_team_suggestions_match_slug_or_name(client):
     assert options(client.get(reverse("teams:suggest_teams"), {"team": "pay"})) == ["payments"]
 
 
-def test_suggestions_are_capped_and_empty_for_an_empty_query(client):
+def test_suggestions_are_capped_and_empty_for_an_empty_query(client, owner):
     for index in range(15):
         UserFactory(username=f"user{index:02d}")
-    client.force_login(UserFactory(username="zed"))
+    client.force_login(owner)
 
     assert len(options(client.get(reverse("teams:suggest_users"), {"q": "user"}))) == 10
     assert options(client.get(reverse("teams:suggest_users"), {"q": ""})) == []
     assert options(client.get(reverse("teams:suggest_users"), {"q": "\x00"})) == []
+
+
+@pytest.mark.parametrize("role", ["viewer", "maintainer"])
+def test_people_are_suggested_only_to_team_owners_and_staff(client, namespace, member_of, role):
+    UserFactory(username="alice", first_name="Alice")
+    client.force_login(member_of(namespace, role=role))
+
+    assert options(client.get(reverse("teams:suggest_users"), {"q": "ali"})) == []
+    client.force_login(UserFactory(is_staff=True))
+    assert options(client.get(reverse("teams:suggest_users"), {"q": "ali"})) == ["alice"]
+
+
+def test_signed_out_suggestions_are_empty_not_the_sign_in_page(client):
+    UserFactory(username="alice")
+
+    for name in ("teams:suggest_users", "teams:suggest_teams"):
+        response = client.get(reverse(name), {"q": "a"})
+        assert response.status_code == 204
+        assert response.content == b""
 
 
 def test_the_member_and_right_forms_ask_for_suggestions(client, namespace, member_of):
