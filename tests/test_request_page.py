@@ -33,7 +33,7 @@ def test_the_request_page_names_who_may_approve(client, world):
 
     line = eligible_line(body_of(client, world, world.pending.pk))
 
-    assert "May approve or reject:" in line
+    assert "Can approve:" in line
     assert "<strong>r1</strong>" in line
     assert "<strong>r2</strong>" in line
     assert "mia" not in line  # the requester
@@ -77,7 +77,25 @@ def test_nobody_eligible_is_said_plainly(client, world):
 
     line = eligible_line(body_of(client, world, world.pending.pk))
 
-    assert "Nobody may approve this yet" in line
+    assert "Nobody else can approve this" in line
+
+
+def test_who_approved_already_is_no_longer_named(client, world, environments):
+    created = world.request(world.v2, "production")
+    services.promotion_approve(actor=world["reviewer"], request=created)
+    client.force_login(world["viewer"])
+
+    line = eligible_line(body_of(client, world, created.pk))
+
+    assert "<strong>r2</strong>" in line
+    assert "r1" not in line
+
+
+def test_an_expired_request_names_nobody(client, world, settings):
+    settings.PROMOTION_REQUEST_MAX_AGE_DAYS = 0
+    client.force_login(world["viewer"])
+
+    assert '<p class="eligible">' not in body_of(client, world, world.pending.pk)
 
 
 def test_a_closed_request_names_nobody(client, world):

@@ -3,6 +3,7 @@
 from approvals.services.promotions import (
     can_decide,
     four_eyes_refusal,
+    is_stale,
     may_cancel,
     promotion_approve,
     promotion_cancel,
@@ -22,6 +23,7 @@ __all__ = [
     "can_decide",
     "expire_stale_requests",
     "four_eyes_refusal",
+    "is_stale",
     "may_cancel",
     "previous_versions",
     "promotion_approve",

@@ -98,12 +98,21 @@ def _decision_context(
         "may_cancel": promotion.is_open and services.may_cancel(promotion, request.user),
         "four_eyes": four_eyes,
         "lacks_right": promotion.is_open and not four_eyes and not holds_right,
-        "eligible": selectors.eligible_reviewers(request=promotion) if promotion.is_open else [],
+        "eligible": _still_needed_from(promotion),
         "approve_form": ApproveForm(),
         "reject_form": RejectForm(),
         "cancel_form": CancelForm(),
     }
     return context | overrides
+
+
+def _still_needed_from(promotion: PromotionRequest) -> list | None:
+    """Who can still approve: the eligible reviewers whose approval does not count yet; None
+    once the request is closed or has expired. `promotion` went through count_approvals."""
+    if not promotion.is_open or services.is_stale(promotion):
+        return None
+    reviewers = selectors.eligible_reviewers(request=promotion)
+    return [reviewer for reviewer in reviewers if reviewer.pk not in promotion.counted]
 
 
 def _comparison(promotion: PromotionRequest) -> dict[str, Any]:
