@@ -78,7 +78,7 @@ def running_in(prompts: QuerySet[Prompt], environment: str) -> QuerySet[Prompt]:
 @dataclass(frozen=True)
 class Cell:
     """What one prompt runs in one environment; `ahead_of` names the next environment up when
-    this one runs a newer version than it (waiting for a promotion)."""
+    this one runs a newer version than it, or it runs nothing yet (waiting for a promotion)."""
 
     environment: Environment
     deployment: Deployment | None
@@ -104,8 +104,8 @@ def rows(prompts: list[Prompt], environments: list[Environment]) -> list[Row]:
             higher = by_environment.get(above.pk) if above else None
             ahead = (
                 deployment is not None
-                and higher is not None
-                and deployment.version.number > higher.version.number
+                and above is not None
+                and (higher is None or deployment.version.number > higher.version.number)
             )
             cells.append(Cell(environment, deployment, above if ahead else None))
         result.append(Row(prompt, cells))

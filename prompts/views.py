@@ -40,7 +40,9 @@ def home(request: HttpRequest) -> HttpResponse:
     prompts = filters.qs if filters.is_valid() else Prompt.objects.none()
     page = Paginator(prompts, PROMPTS_PER_PAGE).get_page(request.GET.get("page"))
     environments = list(Environment.objects.order_by("order"))
-    namespaces = namespaces_visible_to(user=request.user).annotate(prompt_count=Count("prompts"))
+    namespaces = list(
+        namespaces_visible_to(user=request.user).annotate(prompt_count=Count("prompts"))
+    )  # the filter's options and the Namespaces list: one query
     roles = user_roles(user=request.user)
     teams = [
         (team, roles.get(team.pk))

@@ -246,6 +246,13 @@ def test_prompt_page_shows_the_furthest_environment_when_production_runs_nothing
     body = client.get(reverse("prompts:detail", args=["support", "triage"])).content.decode()
 
     assert "Nothing runs anywhere yet" in before.content.decode()
+    home = client.get(reverse("home"))
+    row = next(r for r in home.context["rows"] if r.prompt.name == "triage")
+    assert {c.environment.slug: c.ahead_of and c.ahead_of.slug for c in row.cells} == {
+        "development": None,  # runs nothing
+        "staging": "production",  # runs v1, production nothing yet
+        "production": None,
+    }
     running = body[body.index('id="running-heading"') : body.index('id="use-it-heading"')]
     assert "What runs in Staging" in running
     assert "Nothing runs in Production yet" in running
