@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from portal.errors import DomainError, Invalid
+from portal.errors import DomainError, ErrorCode, Invalid
 from portal.validation import check_json_value
 from portal.validators import SLUG_HELP
 from portal.web import SlugChoiceField
@@ -233,6 +233,26 @@ class VersionForm(forms.Form):
                 with contextlib.suppress(DomainError):
                     data["variables"] = sorted(placeholders(data["template_format"], sources))
         return data
+
+    def offer_detected_variables(self) -> None:
+        """After the service refused the declared variables, put the placeholders the template
+        uses in the field (still editable; saving again checks them), and say so."""
+        if not self.has_error("variables", code=ErrorCode.VARIABLES_MISMATCH):
+            return
+        data = self.cleaned_data
+        with contextlib.suppress(DomainError, KeyError):
+            detected = sorted(placeholders(data["template_format"], self._sources(data)))
+            self.data = self.data.copy()
+            self.data[self.add_prefix("variables")] = ", ".join(detected)
+            listed = ", ".join(detected) or "none"
+            self.add_error(
+                "variables",
+                forms.ValidationError(
+                    f"The field now lists the variables the template uses ({listed}): "
+                    "check them and save again.",
+                    code="offered",
+                ),
+            )
 
     @staticmethod
     def _sources(data: dict[str, Any]) -> list[str]:

@@ -189,6 +189,7 @@ def version_create(request: HttpRequest, namespace: str, name: str) -> HttpRespo
         lambda data: services.version_create(prompt=prompt, author=request.user, **data),
     )
     if form.errors:
+        form.offer_detected_variables()
         return _version_form_page(request, prompt, latest, form, status=error_status(form))
     messages.success(request, f"Created version {version.number} of {prompt.full_name}.")
     return redirect("prompts:version", prompt.namespace.slug, prompt.name, version.number)

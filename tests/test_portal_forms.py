@@ -152,10 +152,22 @@ def test_an_undeclared_variable_is_named_on_the_page(signed_in, prompt):
     )
 
     assert response.status_code == 422
-    errors = response.context["form"].errors["variables"]
-    assert errors == ["used in the template but not declared: order_id"]
+    form = response.context["form"]
+    assert form.errors["variables"] == [
+        "used in the template but not declared: order_id",
+        "The field now lists the variables the template uses (name, order_id): "
+        "check them and save again.",
+    ]
     assert "used in the template but not declared: order_id" in response.content.decode()
+    assert form["variables"].value() == "name, order_id"
     assert not PromptVersion.objects.exists()
+
+    again = signed_in.post(
+        _new_version_url(prompt),
+        _text_version(template="Hello {{name}}, order {{order_id}}", variables="name, order_id"),
+    )
+    assert again.status_code == 302
+    assert PromptVersion.objects.get().variables == ["name", "order_id"]
 
 
 def test_a_version_identical_to_its_parent_is_refused(signed_in, prompt, make_version):
@@ -574,9 +586,9 @@ def test_declared_variables_are_still_checked(signed_in, prompt):
     )
 
     assert response.status_code == 422
-    assert response.context["form"].errors["variables"] == [
-        "declared but not used in the template: extra"
-    ]
+    form = response.context["form"]
+    assert form.errors["variables"][0] == "declared but not used in the template: extra"
+    assert form["variables"].value() == "name"  # offered, not saved
     assert not PromptVersion.objects.exists()
 
 
