@@ -11,6 +11,9 @@ from typing import Any, Literal
 from prompts.unified_diff import Content, content_text, settings_text, unified
 
 CONTEXT_LINES = 3
+# A page shows at most this many rows of one text's diff (a 64 KiB template can differ on
+# every one of 30,000 lines); the API's unified diff has all.
+MAX_ROWS = 2000
 # Below this share of equal words two paired lines are shown as wholly replaced, not word
 # by word: highlighting the odd common "the" helps nobody.
 WORD_SIMILARITY = 0.4
@@ -102,6 +105,7 @@ class MessageDiff:
     old_role: str | None
     new_role: str | None
     text: TextDiff
+    content: str = ""  # an unchanged message's text, for the reader's context
 
     @property
     def role_changed(self) -> bool:
@@ -167,7 +171,17 @@ def text_diff(old: str, new: str) -> TextDiff:
         shown_to = group[-1][2]
     if shown_to < len(a):
         rows.append(Row(kind="gap", skipped=len(a) - shown_to))
-    if note := _line_ending_note(old, new):
+    if len(rows) > MAX_ROWS:
+        left_out = sum(1 for row in rows[MAX_ROWS:] if row.kind != "gap")
+        rows = [
+            *rows[:MAX_ROWS],
+            Row(
+                kind="note",
+                note=f"{left_out} more lines differ: the "
+                "API's diff of these versions has them all.",
+            ),
+        ]
+    elif note := _line_ending_note(old, new):
         rows.append(Row(kind="note", note=note))
     return TextDiff(rows=tuple(rows))
 
@@ -312,6 +326,7 @@ def _message(
         old_role=old["role"] if old else None,
         new_role=new["role"] if new else None,
         text=text_diff(old["content"] if old else "", new["content"] if new else ""),
+        content=new["content"] if new and status == "same" else "",
     )
 
 

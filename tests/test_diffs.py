@@ -300,3 +300,24 @@ def test_a_change_no_line_shows_is_said(old, new, note):
     assert [line.note for line in text_diff(old, new).inline if line.kind == "note"] == [note]
     if old.splitlines() == new.splitlines():
         assert len(rows) == 1  # no "unchanged lines" standing for a change
+
+
+def test_a_long_diff_is_cut_with_a_note_saying_how_much_is_left_out():
+    old = "\n".join(f"line {n}" for n in range(3000))
+    new = "\n".join(f"LINE {n}" for n in range(3000))
+
+    rows = text_diff(old, new).rows
+
+    assert len(rows) == 2001
+    assert rows[-1].kind == "note"
+    assert rows[-1].note.startswith("1000 more lines differ")
+
+
+def test_an_unchanged_message_keeps_its_text_for_context():
+    old = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    new = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+
+    same, changed = messages_diff(old, new)
+
+    assert (same.status, same.content) == ("same", "Be brief.")
+    assert (changed.status, changed.content) == ("changed", "")
