@@ -138,3 +138,21 @@ def test_a_refused_htmx_decision_still_answers_the_panel_first(client, world):
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="decision"')
     assert "Staging runs v2 now." in body
+
+
+def test_the_request_page_costs_the_same_with_many_reviewers(
+    client, world, django_assert_max_num_queries
+):
+    client.force_login(world["viewer"])
+    with django_assert_max_num_queries(60) as few:
+        body_of(client, world, world.pending.pk)
+    for index in range(12):
+        promotion_right_grant(
+            actor=world["staff"],
+            namespace=world.namespace,
+            environment=world.env["staging"],
+            user=UserFactory(username=f"extra{index}", first_name=f"Extra {index}"),
+        )
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert "<strong>extra11</strong>" in body_of(client, world, world.pending.pk)
