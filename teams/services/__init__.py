@@ -9,7 +9,6 @@ memberships they derive from. Lock order: portal.transactions.
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
-from guardian.shortcuts import assign_perm, remove_perm
 
 from portal.audit.permissions import AUDITORS_GROUP
 from portal.audit.services import audit
@@ -17,26 +16,10 @@ from portal.errors import Conflict, ErrorCode, Invalid
 from portal.transactions import atomic_write
 from portal.validation import clean_or_invalid, conflict_on_integrity_error
 from teams import hooks, permissions
-from teams.models import Membership, Namespace, Team
-from teams.permissions import (
-    NAMESPACE_EDIT_PROMPTS,
-    NAMESPACE_MANAGE,
-    NAMESPACE_REQUEST_PROMOTION,
-    NAMESPACE_VIEW,
-    Principal,
-    require,
-)
+from teams.models import Membership, Team
+from teams.permissions import Principal, require
+from teams.services.common import GROUP_PERMS, ROLE_GROUPS, lock_team
 
-ROLE_GROUPS = {
-    Membership.Role.VIEWER: ("members_group",),
-    Membership.Role.MAINTAINER: ("members_group", "maintainers_group"),
-    Membership.Role.OWNER: ("members_group", "maintainers_group", "owners_group"),
-}
-GROUP_PERMS = {
-    "members_group": (NAMESPACE_VIEW,),
-    "maintainers_group": (NAMESPACE_EDIT_PROMPTS, NAMESPACE_REQUEST_PROMOTION),
-    "owners_group": (NAMESPACE_MANAGE,),
-}
 ROLE_RANK = {
     None: 0,
     Membership.Role.VIEWER: 1,
@@ -172,12 +155,6 @@ def team_create(*, actor: Principal, slug: str, name: str, description: str = ""
     return team
 
 
-def _lock_team(team: Team) -> Team:
-    """Serialize the changes of one team: its rules (the actor is an owner, the last owner
-    stays) read memberships, then write them."""
-    return Team.objects.select_for_update().get(pk=team.pk)
-
-
 def _require_team_owner(actor: Principal, team: Team) -> None:
     require(permissions.can_manage_team(actor, team), "Only the team's owners or staff do this.")
 
@@ -186,7 +163,7 @@ def _require_team_owner(actor: Principal, team: Team) -> None:
 def team_update(
     *, actor: Principal, team: Team, name: str | None = None, description: str | None = None
 ) -> Team:
-    team = _lock_team(team)
+    team = lock_team(team)
     _require_team_owner(actor, team)
     before = {"name": team.name, "description": team.description}
     if name is not None:
@@ -223,7 +200,7 @@ def membership_set(
     """Add a member or change their role."""
     if role not in Membership.Role.values:
         raise Invalid.field("role", f"Role must be one of {', '.join(Membership.Role.values)}.")
-    team = _lock_team(team)
+    team = lock_team(team)
     _require_team_owner(actor, team)
     membership = Membership.objects.filter(team=team, user=user).first() or Membership(
         team=team, user=user
@@ -251,7 +228,7 @@ def membership_set(
 
 @atomic_write
 def membership_remove(*, actor: Principal, team: Team, user: AbstractBaseUser) -> None:
-    team = _lock_team(team)
+    team = lock_team(team)
     _require_team_owner(actor, team)
     membership = Membership.objects.filter(team=team, user=user).first()
     if membership is None:
@@ -278,114 +255,9 @@ def _refuse_losing_last_owner(team: Team, user: AbstractBaseUser) -> None:
         )
 
 
-# --- Namespaces -------------------------------------------------------------------------------
+# --- Namespaces (teams/services/namespaces.py) and sign-in lockouts, re-exported ------------
 
-
-def _set_team_access(namespace: Namespace, team: Team, *, granted: bool) -> None:
-    change = assign_perm if granted else remove_perm
-    for attribute, perms in GROUP_PERMS.items():
-        for perm in perms:
-            change(perm, getattr(team, attribute), namespace)
-
-
-@atomic_write
-def namespace_create(
-    *,
-    actor: Principal,
-    slug: str,
-    team: Team,
-    description: str = "",
-    visibility: str = Namespace.Visibility.INTERNAL,
-) -> Namespace:
-    team = _lock_team(team)
-    require(
-        permissions.can_create_namespace(actor, team),
-        f"Only owners of {team.slug} or staff create its namespaces.",
-    )
-    namespace = Namespace(slug=slug, team=team, description=description, visibility=visibility)
-    clean_or_invalid(namespace)
-    with conflict_on_integrity_error(f"A namespace with slug {slug!r} already exists."):
-        namespace.save()
-    _set_team_access(namespace, team, granted=True)
-    audit(
-        actor=actor,
-        action="namespace.created",
-        object_type="namespace",
-        object_id=slug,
-        namespace=slug,
-        after=_namespace_state(namespace),
-    )
-    return namespace
-
-
-def _namespace_state(namespace: Namespace) -> dict:
-    return {
-        "team": namespace.team.slug,
-        "description": namespace.description,
-        "visibility": namespace.visibility,
-    }
-
-
-def namespace_lock(namespace: Namespace, *teams: Team) -> Namespace:
-    """The namespace's owning team (and any other named), by id, then the namespace. A
-    namespace moved in between is refused: the caller's view of it is stale."""
-    team_ids = sorted({namespace.team_id, *(team.pk for team in teams)})
-    list(Team.objects.select_for_update().filter(pk__in=team_ids).order_by("pk"))
-    locked = (
-        Namespace.objects.select_for_update(of=("self",))
-        .select_related("team")
-        .get(pk=namespace.pk)
-    )
-    if locked.team_id != namespace.team_id:
-        raise Conflict(
-            f"{namespace.slug} moved to another team meanwhile; reload and try again.",
-            code=ErrorCode.CONCURRENT_WRITE,
-        )
-    return locked
-
-
-@atomic_write
-def namespace_update(
-    *,
-    actor: Principal,
-    namespace: Namespace,
-    description: str | None = None,
-    visibility: str | None = None,
-    team: Team | None = None,
-) -> Namespace:
-    namespace = namespace_lock(namespace, *([team] if team else []))
-    require(
-        permissions.can_manage_namespace(actor, namespace),
-        "Only the owning team's owners or staff change a namespace.",
-    )
-    before = _namespace_state(namespace)
-    if description is not None:
-        namespace.description = description
-    if visibility is not None:
-        namespace.visibility = visibility
-    previous_team = namespace.team
-    if team is not None and team.pk != previous_team.pk:
-        require(permissions.is_staff(actor), "Only staff move a namespace to another team.")
-        namespace.team = team
-    clean_or_invalid(namespace)
-    namespace.save()
-    if namespace.team_id != previous_team.pk:
-        _set_team_access(namespace, previous_team, granted=False)
-        _set_team_access(namespace, namespace.team, granted=True)
-    after = _namespace_state(namespace)
-    if before != after:
-        hooks.namespace_changed(namespace=namespace, before=before, after=after)
-    audit(
-        actor=actor,
-        action="namespace.changed",
-        object_type="namespace",
-        object_id=namespace.slug,
-        namespace=namespace.slug,
-        before=before,
-        after=after,
-    )
-    return namespace
-
-
-# Sign-in lockouts live in their own module; callers keep using teams.services.
 from teams.services.lockouts import lockout_lift as lockout_lift  # noqa: E402
+from teams.services.namespaces import namespace_create as namespace_create  # noqa: E402
+from teams.services.namespaces import namespace_lock as namespace_lock  # noqa: E402
+from teams.services.namespaces import namespace_update as namespace_update  # noqa: E402
