@@ -12,3 +12,4 @@ class ApprovalsConfig(AppConfig):
 
         hooks.namespace_readers.register(permissions.reviewed_namespaces)
         hooks.access_gained.register(sweeps.access_gained)
+        hooks.promotion_right.register(permissions.holds_promotion_right)

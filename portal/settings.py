@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "portal",
     "portal.audit",
     "teams",
+    "teams.notifications",
     "prompts",
     "approvals",
     "demo",
@@ -196,6 +197,31 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": AUDIT_VERIFY_EVERY_SECONDS,
     },
 }
+
+# --- Notifications (teams.notifications) ---------------------------------------------------
+# E-mail: printed to the console in the embedded mode, sent by SMTP otherwise.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if EMBEDDED
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "prompt-portal@localhost")
+# Links in e-mails and webhook bodies start with this.
+EMAIL_LINK_BASE_URL = os.environ.get("EMAIL_LINK_BASE_URL", "http://127.0.0.1:8000")
+# Webhooks may call private, loopback and link-local addresses only when this is on.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+WEBHOOK_TRIES = int(os.environ.get("WEBHOOK_TRIES", "6"))  # 2, 4, 8, 16, 32 min apart
+WEBHOOK_RETRY_BASE_SECONDS = int(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "120"))
+# After this many failed attempts in a row a webhook is disabled and its team's owners told.
+WEBHOOK_MAX_FAILURES = int(os.environ.get("WEBHOOK_MAX_FAILURES", "10"))
 
 # --- Rendering sandbox (prompts.sandbox) ----------------------------------------------------
 # Every jinja2 render and check runs in a worker process with these hard limits; a breach
