@@ -1,5 +1,6 @@
 """API for users, tokens, teams, members, namespaces and service tokens."""
 
+import django_filters
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -12,7 +13,7 @@ from portal.api.views import parse
 from portal.errors import Invalid, NotFound
 from teams import permissions, selectors, services, tokens
 from teams import serializers as s
-from teams.models import ApiToken, Membership, Team
+from teams.models import ApiToken, Membership, Namespace, Team
 
 User = get_user_model()
 
@@ -211,9 +212,19 @@ class MemberDetail(generics.RetrieveAPIView):
 # --- Namespaces -----------------------------------------------------------------------------
 
 
+class NamespaceFilter(django_filters.FilterSet):
+    team = django_filters.CharFilter(field_name="team__slug", help_text="The owning team's slug.")
+
+    class Meta:
+        model = Namespace
+        fields = ["visibility", "team"]
+
+
 class NamespaceListCreate(generics.ListAPIView):
+    """Namespaces the caller may see; `?team=` answers "who owns this?" the other way round."""
+
     serializer_class = s.NamespaceSerializer
-    filterset_fields = ["visibility"]
+    filterset_class = NamespaceFilter
 
     def get_queryset(self):
         return selectors.namespaces_visible_to(user=self.request.user).order_by("slug")

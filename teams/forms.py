@@ -38,6 +38,19 @@ class TeamForm(PageForm):
 
     name = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    contact_email = forms.EmailField(
+        required=False, label="Contact e-mail", help_text="Who to write to about these prompts."
+    )
+    contact_channel = forms.CharField(
+        max_length=100, required=False, label="Chat channel", help_text="E.g. #support-prompts."
+    )
+
+    @classmethod
+    def initial_from(cls, team) -> dict:
+        return {
+            field: getattr(team, field)
+            for field in ("name", "description", "contact_email", "contact_channel")
+        }
 
 
 class MemberAddForm(PageForm):
@@ -71,6 +84,24 @@ class NamespaceForm(PageForm):
 
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     visibility = forms.ChoiceField(choices=Namespace.Visibility.choices)
+    stale_after_days = forms.IntegerField(
+        min_value=1,
+        max_value=3650,
+        required=False,  # left empty: unchanged
+        label="Stale after (days)",
+        help_text="A prompt with no new version and no deployment change for this long is "
+        "reported to the team as stale.",
+    )
+    auto_retire = forms.BooleanField(
+        required=False,
+        label="Retire deprecated prompts at their sunset",
+        help_text="Unticked, the team is told when a sunset passes and retires by hand.",
+    )
+
+    @classmethod
+    def initial_from(cls, namespace: Namespace) -> dict:
+        fields = ("description", "visibility", "stale_after_days", "auto_retire")
+        return {field: getattr(namespace, field) for field in fields}
 
 
 class TokenForm(PageForm):

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
@@ -14,6 +15,12 @@ class Team(models.Model):
     )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, validators=[note_validator])
+    contact_email = models.EmailField(
+        blank=True, help_text="Who to write to about the team's prompts."
+    )
+    contact_channel = models.CharField(
+        max_length=100, blank=True, help_text="A chat channel, e.g. #support-prompts."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Guardian object permissions on the team's namespaces are granted to these groups;
     # a member sits in the groups of their role and every role below it.
@@ -82,6 +89,16 @@ class Namespace(models.Model):
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.INTERNAL
     )
+    stale_after_days = models.PositiveSmallIntegerField(
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="A prompt with no new version and no deployment change for this many days "
+        "is reported as stale.",
+    )
+    auto_retire = models.BooleanField(
+        default=False,
+        help_text="Retire deprecated prompts when their sunset passes (else the team is told).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -99,6 +116,10 @@ class Namespace(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(visibility__in=["internal", "private"]), name="namespace_visibility"
+            ),
+            models.CheckConstraint(
+                condition=Q(stale_after_days__gte=1, stale_after_days__lte=3650),
+                name="namespace_stale_after_days_range",
             ),
         ]
 

@@ -148,13 +148,27 @@ class TeamSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Team
-        fields = ["slug", "name", "description", "created_at", "member_count"]
-        read_only_fields = ["created_at", "member_count"]
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "contact_email",
+            "contact_channel",
+            "created_at",
+            "member_count",
+        ]
+        read_only_fields = ["created_at", "member_count", "contact_email", "contact_channel"]
 
 
 class TeamUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    contact_email = serializers.EmailField(
+        required=False, allow_blank=True, help_text="Who to write to about the team's prompts."
+    )
+    contact_channel = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="E.g. #support-prompts."
+    )
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -183,7 +197,15 @@ class NamespaceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Namespace
-        fields = ["slug", "team", "description", "visibility", "created_at"]
+        fields = [
+            "slug",
+            "team",
+            "description",
+            "visibility",
+            "stale_after_days",
+            "auto_retire",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -200,3 +222,12 @@ class NamespaceUpdateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     visibility = serializers.ChoiceField(choices=Namespace.Visibility.choices, required=False)
     team = serializers.CharField(required=False, help_text="Staff only: move to another team.")
+    stale_after_days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="A prompt quiet this many days (no version, no deployment) is reported stale.",
+    )
+    auto_retire = serializers.BooleanField(
+        required=False, help_text="Retire deprecated prompts when their sunset passes."
+    )

@@ -43,7 +43,7 @@ def _team_context(request: HttpRequest, team: Team, **overrides: Any) -> dict[st
         "namespaces": selectors.namespaces_visible_to(user=user)
         .filter(team=team)
         .annotate(prompt_count=Count("prompts")),
-        "team_form": TeamForm(initial={"name": team.name, "description": team.description}),
+        "team_form": TeamForm(initial=TeamForm.initial_from(team)),
         "member_form": MemberAddForm(),
         "namespace_form": NamespaceCreateForm(),
     }

@@ -67,9 +67,7 @@ def _namespace_context(
             for env in environments
         ],
         "grant_form": _right_form(grantable) if grantable else None,
-        "namespace_form": NamespaceForm(
-            initial={"description": namespace.description, "visibility": namespace.visibility}
-        ),
+        "namespace_form": NamespaceForm(initial=NamespaceForm.initial_from(namespace)),
         "token_form": TokenForm(),
         "service_tokens": team_selectors.service_tokens_of(namespace=namespace)
         if can_manage

@@ -159,17 +159,37 @@ def _require_team_owner(actor: Principal, team: Team) -> None:
     require(permissions.can_manage_team(actor, team), "Only the team's owners or staff do this.")
 
 
+TEAM_FIELDS = ("name", "description", "contact_email", "contact_channel")
+
+
+def _team_state(team: Team) -> dict:
+    return {field: getattr(team, field) for field in TEAM_FIELDS}
+
+
 @atomic_write
 def team_update(
-    *, actor: Principal, team: Team, name: str | None = None, description: str | None = None
+    *,
+    actor: Principal,
+    team: Team,
+    name: str | None = None,
+    description: str | None = None,
+    contact_email: str | None = None,
+    contact_channel: str | None = None,
 ) -> Team:
+    """Change what the team says about itself: name, description and how to reach it (the
+    prompt pages show the contact under "owned by"). None leaves a field as it is."""
     team = lock_team(team)
     _require_team_owner(actor, team)
-    before = {"name": team.name, "description": team.description}
-    if name is not None:
-        team.name = name
-    if description is not None:
-        team.description = description
+    before = _team_state(team)
+    changes = {
+        "name": name,
+        "description": description,
+        "contact_email": contact_email,
+        "contact_channel": contact_channel,
+    }
+    for field, value in changes.items():
+        if value is not None:
+            setattr(team, field, value.strip() if field.startswith("contact") else value)
     clean_or_invalid(team)
     team.save()
     audit(
@@ -178,7 +198,7 @@ def team_update(
         object_type="team",
         object_id=team.slug,
         before=before,
-        after={"name": team.name, "description": team.description},
+        after=_team_state(team),
     )
     return team
 

@@ -55,6 +55,8 @@ def _namespace_state(namespace: Namespace) -> dict:
         "team": namespace.team.slug,
         "description": namespace.description,
         "visibility": namespace.visibility,
+        "stale_after_days": namespace.stale_after_days,
+        "auto_retire": namespace.auto_retire,
     }
 
 
@@ -84,7 +86,12 @@ def namespace_update(
     description: str | None = None,
     visibility: str | None = None,
     team: Team | None = None,
+    stale_after_days: int | None = None,
+    auto_retire: bool | None = None,
 ) -> Namespace:
+    """Change a namespace: its description and visibility, the stale-prompt settings (after
+    how many quiet days a prompt is reported, whether deprecated prompts retire at their
+    sunset) — owners and staff — and, staff only, the owning team. None leaves a field."""
     namespace = namespace_lock(namespace, *([team] if team else []))
     require(
         permissions.can_manage_namespace(actor, namespace),
@@ -95,6 +102,10 @@ def namespace_update(
         namespace.description = description
     if visibility is not None:
         namespace.visibility = visibility
+    if stale_after_days is not None:
+        namespace.stale_after_days = stale_after_days
+    if auto_retire is not None:
+        namespace.auto_retire = auto_retire
     previous_team = namespace.team
     if team is not None and team.pk != previous_team.pk:
         require(permissions.is_staff(actor), "Only staff move a namespace to another team.")
