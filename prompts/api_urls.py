@@ -1,6 +1,6 @@
 from django.urls import path
 
-from prompts import api
+from prompts import api, lifecycle_api
 
 PROMPT = "prompts/<slug:namespace>/<slug:name>/"
 
@@ -16,6 +16,9 @@ urlpatterns = [
     ),
     path("prompts/", api.PromptListCreate.as_view(), name="api-prompts"),
     path(PROMPT, api.PromptDetail.as_view(), name="api-prompt"),
+    path(f"{PROMPT}deprecate/", lifecycle_api.Deprecate.as_view(), name="api-prompt-deprecate"),
+    path(f"{PROMPT}retire/", lifecycle_api.Retire.as_view(), name="api-prompt-retire"),
+    path(f"{PROMPT}reactivate/", lifecycle_api.Reactivate.as_view(), name="api-prompt-reactivate"),
     path(f"{PROMPT}versions/", api.VersionListCreate.as_view(), name="api-versions"),
     path(f"{PROMPT}versions/<int:number>/", api.VersionDetail.as_view(), name="api-version"),
     path(

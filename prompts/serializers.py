@@ -24,6 +24,7 @@ class PromptSerializer(serializers.ModelSerializer):
     tags = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     latest_version = serializers.IntegerField(read_only=True, allow_null=True)
     deployments = serializers.SerializerMethodField()
+    successor = serializers.SerializerMethodField()
 
     class Meta:
         model = Prompt
@@ -36,6 +37,10 @@ class PromptSerializer(serializers.ModelSerializer):
             "description",
             "tags",
             "state",
+            "deprecation_reason",
+            "deprecated_at",
+            "sunset_at",
+            "successor",
             "latest_version",
             "deployments",
             "created_at",
@@ -46,6 +51,10 @@ class PromptSerializer(serializers.ModelSerializer):
     def get_deployments(self, prompt: Prompt) -> dict[str, int]:
         """Environment slug -> the version number it runs."""
         return {d.environment.slug: d.version.number for d in prompt.deployments.all()}
+
+    def get_successor(self, prompt: Prompt) -> str | None:
+        """The prompt to use instead (`namespace/name`), named when deprecated."""
+        return prompt.successor.full_name if prompt.successor_id else None
 
 
 class PromptCreateSerializer(serializers.Serializer):
@@ -199,4 +208,30 @@ class RenderedSerializer(ResolvedSerializer):
 class RetiredProblemSerializer(ProblemSerializer):
     successor = serializers.CharField(
         allow_null=True, help_text="The prompt to use instead (`namespace/name`), if named."
+    )
+
+
+# --- Lifecycle --------------------------------------------------------------------------
+
+
+class DeprecateSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="Why consumers should move away.")
+    sunset_at = serializers.DateTimeField(
+        help_text="When the prompt may be retired (in the future); sent as the Sunset header."
+    )
+    successor = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=127,
+        help_text="The prompt to use instead, `namespace/name`: active, readable, no cycle.",
+    )
+
+
+class LifecycleJustificationSerializer(serializers.Serializer):
+    justification = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why. Required to reactivate and to retire before the sunset (staff only).",
     )

@@ -130,7 +130,7 @@ def test_rejoining_the_team_that_holds_the_right_re_evaluates(
 def test_rollback_refuses_a_retired_prompt(gov):
     gov.promote_through(1, "staging")
     gov.promote_through(2, "staging")
-    prompt_retire(actor=gov.staff, prompt=gov.prompt)
+    prompt_retire(actor=gov.staff, prompt=gov.prompt, reason="Retired early for the test.")
 
     with pytest.raises(Conflict) as refused:
         rollback(

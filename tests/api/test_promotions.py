@@ -565,7 +565,7 @@ def test_a_retired_prompt_is_not_deployed_by_a_late_approval(gov):
     from prompts.lifecycle import prompt_retire
 
     created = gov.request("mia", 2, "staging").json()
-    prompt_retire(actor=gov.staff, prompt=gov.prompt)
+    prompt_retire(actor=gov.staff, prompt=gov.prompt, reason="Retired early for the test.")
 
     refused = gov.decide("r1", created["id"], "approve")
 

@@ -263,7 +263,7 @@ class TestDeprecation:
             prompt_deprecate(
                 actor=world.admin, prompt=world.prompt, reason="old", successor=successor
             )
-            prompt_retire(actor=world.admin, prompt=world.prompt)
+            prompt_retire(actor=world.admin, prompt=world.prompt, reason="Early, for the test.")
 
         response = world.get()
 
