@@ -23,6 +23,13 @@ TEAMS = [
     ),
 ]
 
+# How to reach each team about its prompts (shown under "owned by").
+CONTACTS = {
+    "customer-support": ("support-prompts@example.com", "#support-prompts"),
+    "search": ("search-ranking@example.com", "#search-quality"),
+    "platform": ("ml-platform@example.com", "#ml-platform"),
+}
+
 NAMESPACES = [
     ("support", "customer-support", "internal", "Customer-facing support replies."),
     ("support-escalations", "customer-support", "private", "Escalation handling; team only."),

@@ -63,3 +63,14 @@ def test_production_mode_never_uses_the_well_known_admin_password(settings):
     assert not admin.check_password("admin")
     printed = out.getvalue().split("Created superuser: admin / ")[1].split()[0]
     assert admin.check_password(printed)
+
+
+def test_demo_teams_say_how_to_reach_them(settings):
+    settings.EMBEDDED = True
+    call_command("bootstrap_demo", stdout=StringIO())
+
+    support = Team.objects.get(slug="customer-support")
+    assert (support.contact_email, support.contact_channel) == (
+        "support-prompts@example.com",
+        "#support-prompts",
+    )

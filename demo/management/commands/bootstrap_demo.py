@@ -8,11 +8,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from approvals.services import promotion_request, promotion_right_grant
-from demo import DEMO_PASSWORD, NAMESPACES, PROMPTS, TEAMS
+from demo import CONTACTS, DEMO_PASSWORD, NAMESPACES, PROMPTS, TEAMS
 from prompts.models import Environment, Prompt
 from prompts.services import deployment_set, prompt_create, version_create
 from teams.models import Namespace, Team
-from teams.services import membership_set, namespace_create, team_create
+from teams.services import membership_set, namespace_create, team_create, team_update
 
 
 class Command(BaseCommand):
@@ -76,6 +76,11 @@ class Command(BaseCommand):
             for username, role in members:
                 if not team.memberships.filter(user=users[username]).exists():
                     membership_set(actor=admin, team=team, user=users[username], role=role)
+            if not team.contact_email and slug in CONTACTS:
+                email, channel = CONTACTS[slug]
+                team = team_update(
+                    actor=admin, team=team, contact_email=email, contact_channel=channel
+                )
             teams[slug] = team
         return teams
 
