@@ -242,3 +242,47 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prompt_id} {self.environment_id} -> {self.version_id}"
+
+
+class ResolveCount(models.Model):
+    """How often one caller resolved a deprecated prompt in one environment on one day (UTC):
+    the day's total as counted in Redis, written by `prompts.tasks.flush_resolve_counts`.
+    `token_name` is the service token's name; "" stands for people (session, personal token)."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    token_name = models.CharField(max_length=200, blank=True)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day", "prompt", "environment", "token_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "environment", "day", "token_name"],
+                name="resolve_count_once_per_day",
+            ),
+        ]
+        indexes = [models.Index(fields=["day"])]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_id} {self.environment_id} {self.day} {self.token_name}: {self.count}"
+
+
+class StaleDigest(models.Model):
+    """What the last stale-prompt scan found for a team (a fingerprint of its findings), so a
+    digest that says nothing new is not sent again."""
+
+    team = models.OneToOneField(
+        "teams.Team", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    fingerprint = models.CharField(max_length=64, blank=True)
+    findings = models.PositiveIntegerField(default=0)
+    scanned_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["team"]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.fingerprint[:12]} ({self.findings})"

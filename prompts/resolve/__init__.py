@@ -23,6 +23,7 @@ from django.core.cache import cache
 from portal.errors import ErrorCode, Gone, Invalid, NotFound
 from prompts.models import Prompt
 from prompts.rendering import Source, check_variables, render_all
+from prompts.resolve import counts
 from prompts.resolve.answers import load, may_read
 from prompts.resolve.keys import cache_keys, invalidate_prompts, namespace_changed
 from teams.permissions import Principal, ServicePrincipal
@@ -85,7 +86,17 @@ def resolve(
         raise Gone(
             entry["gone"]["detail"], code=ErrorCode.RETIRED, extensions=entry["gone"]["extra"]
         )
+    _count(entry, namespace, name, environment, user)
     return _resolved(entry)
+
+
+def _count(
+    entry: dict[str, Any], namespace: str, name: str, environment: str, user: Principal
+) -> None:
+    """Deprecated prompts' resolves are counted (in Redis, best effort): who still calls them."""
+    if "Deprecation" in entry["headers"]:
+        caller = user.name if isinstance(user, ServicePrincipal) else ""
+        counts.note(namespace=namespace, name=name, environment=environment, caller=caller)
 
 
 def _resolved(entry: dict[str, Any]) -> Resolved:
@@ -112,6 +123,7 @@ def resolve_warm(
         or entry["namespace_id"] not in token.namespace_ids
     ):
         return None
+    _count(entry, namespace, name, environment, token)
     return _resolved(entry)
 
 
