@@ -2,6 +2,7 @@
 
 from approvals import permissions as rights
 from approvals.services.promotions import lock_prompt, refuse_retired, require_text
+from portal import outbox
 from portal.errors import Conflict, ErrorCode
 from portal.transactions import atomic_write
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
@@ -73,7 +74,8 @@ def rollback(
             f"Version {version.number} never ran in {environment.slug}; promote it instead.",
             code=ErrorCode.NOT_PREVIOUSLY_DEPLOYED,
         )
-    return deployment_set(
+    from_version = current.version.number
+    deployment = deployment_set(
         prompt=prompt,
         environment=environment,
         version=version,
@@ -81,3 +83,5 @@ def rollback(
         action="deployment.rolled_back",
         justification=justification,
     )
+    outbox.enqueue("approvals.tasks.notify_rollback", deployment.pk, from_version, justification)
+    return deployment
