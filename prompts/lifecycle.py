@@ -2,7 +2,8 @@
 
 Consumers see the state at once: resolve answers carry Deprecation/Sunset/Link headers for a
 deprecated prompt and 410 for a retired one; every change invalidates the prompt's cached answers
-on commit. Every step is audited.
+on commit. Every step is audited, and the owning team is told (`teams.notifications.notify`,
+in the same transaction: its owners' and maintainers' inboxes, e-mail, the team's webhooks).
 
 Who: maintainers and owners of the owning team (`teams.permissions.can_edit_prompts`, which
 staff pass too). When the prompt runs (has a deployment) in a protected environment, the actor
@@ -23,6 +24,7 @@ deprecations (A→B and B→A) are serialised and the second sees the first.
 import datetime as dt
 
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.services import audit
@@ -33,6 +35,8 @@ from prompts import resolve as resolve_cache
 from prompts import selectors
 from prompts.models import Deployment, Prompt
 from teams import hooks, permissions
+from teams.notifications import events
+from teams.notifications.services import notify
 from teams.permissions import Principal, require
 
 MAX_CHAIN = 100
@@ -137,6 +141,32 @@ def _require_rights(actor: Principal, prompt: Prompt) -> None:
         )
 
 
+EVENTS = {
+    "prompt.deprecated": (events.PROMPT_DEPRECATED, "is deprecated"),
+    "prompt.retired": (events.PROMPT_RETIRED, "is retired"),
+    "prompt.retired_early": (events.PROMPT_RETIRED, "is retired before its sunset"),
+    "prompt.reactivated": (events.PROMPT_REACTIVATED, "is active again"),
+}
+
+
+def _tell_team(actor: Principal, prompt: Prompt, action: str, justification: str) -> None:
+    event, verb = EVENTS[action]
+    state = _state(prompt)
+    lines = [f"By {getattr(actor, 'username', actor)}: {justification}" if justification else ""]
+    if state["sunset_at"]:
+        lines.append(f"Sunset: {state['sunset_at']}")
+    if state["successor"]:
+        lines.append(f"Use instead: {state['successor']}")
+    notify(
+        event=event,
+        subject=f"{prompt.full_name} {verb}",
+        body="\n".join(line for line in lines if line),
+        team=prompt.namespace.team,
+        url=reverse("prompts:detail", args=[prompt.namespace.slug, prompt.name]),
+        data={"prompt": prompt.full_name, "action": action, **state},
+    )
+
+
 def _save(
     actor: Principal, prompt: Prompt, action: str, before: dict, justification: str, **extra
 ) -> Prompt:
@@ -151,6 +181,7 @@ def _save(
         before=before,
         after={**_state(prompt), **extra},
     )
+    _tell_team(actor, prompt, action, justification)
     resolve_cache.invalidate_prompts([prompt])
     return prompt
 

@@ -11,6 +11,7 @@ from portal.errors import Conflict, Invalid, PermissionDenied
 from prompts.lifecycle import prompt_deprecate, prompt_reactivate, prompt_retire, successor_get
 from prompts.models import Prompt
 from prompts.services import deployment_set, version_create
+from teams.notifications.models import Notification
 from tests.factories import NamespaceFactory, PromptFactory, system_actor
 
 pytestmark = pytest.mark.django_db
@@ -259,3 +260,34 @@ class TestReactivate:
         with pytest.raises(Conflict) as refused:
             prompt_reactivate(actor=maintainer, prompt=prompt, reason="x")
         assert refused.value.code == "unchanged"
+
+
+class TestOwnersAreTold:
+    def test_every_step_reaches_the_owners_inbox(
+        self, prompt, namespace, member_of, staff, successor
+    ):
+        owner = member_of(namespace, "owner")
+        viewer = member_of(namespace, "viewer")
+        deprecate(owner, prompt, successor=successor, reason="Use v2")
+        prompt_retire(actor=staff, prompt=prompt, reason="Incident 9.")
+        prompt_reactivate(actor=owner, prompt=prompt, reason="Back.")
+
+        told = list(
+            Notification.objects.filter(user=owner).order_by("pk").values_list("event", "url")
+        )
+        page = "/prompts/support/refund-reply/"
+        assert told == [
+            ("prompt.deprecated", page),
+            ("prompt.retired", page),
+            ("prompt.reactivated", page),
+        ]
+        first = Notification.objects.filter(user=owner).order_by("pk").first()
+        assert "support/refund-reply-v2" in first.body
+        assert not Notification.objects.filter(user=viewer).exists()
+
+    def test_a_refused_step_tells_nobody(self, prompt, namespace, member_of):
+        owner = member_of(namespace, "owner")
+        with pytest.raises(PermissionDenied):
+            prompt_retire(actor=owner, prompt=prompt, reason="x")
+
+        assert not Notification.objects.exists()
