@@ -1,6 +1,8 @@
 """Celery tasks of the notifications app: e-mail and webhook delivery. Each calls services and
 is safe to run twice (only pending deliveries are sent)."""
 
+from typing import Any
+
 from celery import shared_task
 from django.conf import settings
 
@@ -26,12 +28,16 @@ def backoff(retries: int) -> int:
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
-def deliver_webhook(self, delivery_id: int) -> str:
-    """One try now; a retryable failure schedules the next one, up to WEBHOOK_TRIES in all."""
+def deliver_webhook(self, delivery_id: int) -> Any:
+    """One try now; a retryable failure schedules the next one, up to WEBHOOK_TRIES in all.
+    The Retry is returned, not raised (`throw=False`): eager Celery (the embedded mode, the
+    tests) then runs the next try itself, where a raised one would propagate."""
     tries = settings.WEBHOOK_TRIES
     outcome = webhooks.webhook_attempt(
         delivery_id=delivery_id, last_try=self.request.retries + 1 >= tries
     )
     if outcome == webhooks.RETRY:
-        raise self.retry(countdown=backoff(self.request.retries), max_retries=tries - 1)
+        return self.retry(
+            countdown=backoff(self.request.retries), max_retries=tries - 1, throw=False
+        )
     return outcome
