@@ -10,6 +10,7 @@ from portal.views import api_not_found
 urlpatterns = [
     path("", include("prompts.api_urls")),  # first: resolve is the hot path
     path("", include("teams.api_urls")),
+    path("", include("teams.notifications.api_urls")),
     path("", include("approvals.api_urls")),
     path("", include("portal.audit.api_urls")),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
