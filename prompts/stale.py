@@ -28,14 +28,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest
 
 from portal.errors import DomainError
 from portal.hooks import Hook
 from prompts.lifecycle import prompt_retire
 from prompts.models import Deployment, Prompt, PromptVersion, ResolveCount, StaleDigest
-from teams.models import Namespace, Team
+from teams.models import Team
 from teams.notifications import events
 from teams.notifications.services import notify
 
@@ -108,27 +108,30 @@ def _last_activity():
 
 
 def stale_prompts(*, now: dt.datetime) -> list[Finding]:
-    """Two queries: the namespaces' distinct thresholds, then the stale prompts."""
-    thresholds = set(Namespace.objects.values_list("stale_after_days", flat=True).distinct())
-    if not thresholds:
-        return []
-    stale = Q()
-    for days in thresholds:
-        stale |= Q(namespace__stale_after_days=days, last_activity__lt=now - dt.timedelta(days))
+    """One query: every active prompt old enough to be stale anywhere, with its last
+    activity (each correlated subquery evaluated once per row: an index lookup), compared
+    here with its namespace's threshold."""
+    oldest = now - dt.timedelta(days=1)  # the smallest threshold a namespace may have
     rows = (
-        Prompt.objects.filter(state=Prompt.State.ACTIVE)
+        Prompt.objects.filter(state=Prompt.State.ACTIVE, created_at__lt=oldest)
         .annotate(last_activity=_last_activity())
-        .filter(stale)
         .order_by("namespace__slug", "name")
-        .values("namespace__team_id", "namespace__slug", "name", "last_activity")
+        .values_list(
+            "namespace__team_id",
+            "namespace__slug",
+            "name",
+            "namespace__stale_after_days",
+            "last_activity",
+        )
     )
     findings = []
-    for row in rows:
-        full_name = f"{row['namespace__slug']}/{row['name']}"
-        last = row["last_activity"]
+    for team_id, namespace, name, threshold, last in rows:
+        if last >= now - dt.timedelta(days=threshold):
+            continue
+        full_name = f"{namespace}/{name}"
         findings.append(
             Finding(
-                team_id=row["namespace__team_id"],
+                team_id=team_id,
                 kind=STALE,
                 subject=full_name,
                 line=f"{full_name}: unchanged for {(now - last).days} days "
