@@ -170,7 +170,7 @@ def still_resolved(*, now: dt.datetime) -> list[Finding]:
                 team_id=team_id,
                 kind=STILL_RESOLVED,
                 subject=full_name,
-                line=f"{full_name} in {environment}: {total} resolves in "
+                line=f"{full_name} in {environment}: resolved {total} times in the last "
                 f"{resolve_window_days()} days by {', '.join(names)}",
                 identity=(environment, *names),
                 data={
@@ -181,6 +181,10 @@ def still_resolved(*, now: dt.datetime) -> list[Finding]:
             )
         )
     return findings
+
+
+def _when(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _past_sunset(*, now: dt.datetime, auto_retire: bool):
@@ -201,7 +205,7 @@ def sunset_passed(*, now: dt.datetime) -> list[Finding]:
             team_id=row["namespace__team_id"],
             kind=SUNSET_PASSED,
             subject=(full_name := f"{row['namespace__slug']}/{row['name']}"),
-            line=f"{full_name}: sunset {row['sunset_at'].isoformat()} has passed",
+            line=f"{full_name}: its sunset ({_when(row['sunset_at'])}) has passed",
             identity=(row["sunset_at"].isoformat(),),
             data={"sunset_at": row["sunset_at"].isoformat()},
         )

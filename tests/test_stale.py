@@ -171,7 +171,7 @@ def test_a_team_with_nothing_new_gets_no_digest(world):
         stale_digest()  # support's sunset passed: news for support only
 
     assert (len(digests(world.sam)), len(digests(world.sue))) == (1, 1)
-    assert "support/old: sunset 2026-04-11T09:00:00+00:00 has passed" in digests(world.sue)[0].body
+    assert "support/old: its sunset (2026-04-11 09:00 UTC) has passed" in digests(world.sue)[0].body
 
 
 def test_findings_that_went_away_and_came_back_are_news_again(world):
@@ -202,10 +202,12 @@ def test_deprecated_prompts_still_resolved_name_their_callers(world):
         stale_digest()  # more resolves by the same callers: nothing new
 
     (digest,) = digests(world.sue)
-    assert "support/old in production: 4 resolves in 7 days by billing-worker, mailer, people" in (
-        digest.body
-    )
-    assert "support/old in staging: 1 resolves in 7 days by mailer" in digest.body
+    lines = digest.body.splitlines()
+    assert (
+        "- support/old in production: resolved 4 times in the last 7 days by "
+        "billing-worker, mailer, people"
+    ) in lines
+    assert "support/old in staging: resolved 1 times in the last 7 days by mailer" in digest.body
     production = next(f for f in digest.data["findings"] if f.get("environment") == "production")
     assert production["callers"] == {"billing-worker": 2, "mailer": 1, "people": 1}
 
@@ -249,7 +251,7 @@ def test_sunsets_passed_retire_where_the_namespace_opts_in_and_are_told_elsewher
     (told,) = Notification.objects.filter(user=world.sam, event=PROMPT_RETIRED)
     assert told.data["prompt"] == "search/old"
     (sue,) = digests(world.sue)
-    assert "support/old: sunset 2026-03-12T09:00:00+00:00 has passed" in sue.body
+    assert "support/old: its sunset (2026-03-12 09:00 UTC) has passed" in sue.body
     assert "Sunset passed" in sue.body
 
 
