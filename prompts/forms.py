@@ -1,6 +1,7 @@
 """Portal forms for prompts and versions. They only parse: the services validate content."""
 
 import contextlib
+import datetime as dt
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from prompts.content import CHAT_ROLES, MAX_MESSAGES
 from prompts.models import ENVIRONMENT_SETTINGS, Environment, Prompt, PromptVersion
 from prompts.templating import placeholders
 from teams.forms import PageForm
+from teams.tokens import end_of_day, expiry_zone_name
 
 
 def _comma_separated(value: str) -> list[str]:
@@ -284,3 +286,55 @@ class EnvironmentForm(PageForm):
 
 class EnvironmentCreateForm(EnvironmentForm):
     slug = forms.CharField(max_length=63, help_text=SLUG_HELP)
+
+
+# --- Lifecycle ------------------------------------------------------------------------------
+
+
+class DeprecateForm(PageForm):
+    """Deprecate a prompt: the sunset is a day, read as the last second of that day in the
+    portal's zone (TIME_ZONE), as token expiry dates are."""
+
+    id_prefix = "deprecate"
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Told to consumers in the resolve answer and to the team.",
+    )
+    sunset_at = forms.DateField(label="Sunset date", widget=forms.DateInput(attrs={"type": "date"}))
+    successor = forms.CharField(
+        required=False,
+        max_length=127,
+        label="Successor (optional)",
+        help_text="The prompt to use instead, as namespace/name.",
+        widget=forms.TextInput(attrs={"placeholder": "namespace/name", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sunset_at"].help_text = (
+            f"Consumers are warned until the end of this day ({expiry_zone_name()} time); "
+            "then the prompt may be retired."
+        )
+
+    def clean_sunset_at(self) -> dt.datetime:
+        try:
+            return end_of_day(self.cleaned_data["sunset_at"]) - dt.timedelta(seconds=1)
+        except ValueError as exc:
+            raise forms.ValidationError("Choose an earlier day.", code="too_late") from exc
+
+
+class RetireForm(PageForm):
+    id_prefix = "retire"
+
+    justification = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required before the sunset (staff only).",
+    )
+
+
+class ReactivateForm(PageForm):
+    id_prefix = "reactivate"
+
+    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))

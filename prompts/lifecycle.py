@@ -167,6 +167,20 @@ def _tell_team(actor: Principal, prompt: Prompt, action: str, justification: str
     )
 
 
+def may_change_lifecycle(actor: Principal, prompt: Prompt) -> bool:
+    """Whether the services would let the actor deprecate, retire or reactivate (the portal
+    shows its buttons by this; the services check again under the lock)."""
+    try:
+        _require_rights(actor, prompt)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def may_retire_now(actor: Principal, prompt: Prompt) -> bool:
+    return sunset_passed(prompt) or permissions.is_staff(actor)
+
+
 def _save(
     actor: Principal, prompt: Prompt, action: str, before: dict, justification: str, **extra
 ) -> Prompt:

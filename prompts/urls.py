@@ -1,6 +1,6 @@
 from django.urls import path
 
-from prompts import views
+from prompts import lifecycle_views, views
 
 app_name = "prompts"
 
@@ -16,6 +16,26 @@ urlpatterns = [
     path("prompts/<slug:namespace>/<slug:name>/", views.prompt_detail, name="detail"),
     path(
         "prompts/<slug:namespace>/<slug:name>/v/<int:number>/", views.version_detail, name="version"
+    ),
+    path(
+        "prompts/<slug:namespace>/<slug:name>/lifecycle/",
+        lifecycle_views.lifecycle_page,
+        name="lifecycle",
+    ),
+    path(
+        "prompts/<slug:namespace>/<slug:name>/lifecycle/deprecate/",
+        lifecycle_views.deprecate,
+        name="deprecate",
+    ),
+    path(
+        "prompts/<slug:namespace>/<slug:name>/lifecycle/retire/",
+        lifecycle_views.retire,
+        name="retire",
+    ),
+    path(
+        "prompts/<slug:namespace>/<slug:name>/lifecycle/reactivate/",
+        lifecycle_views.reactivate,
+        name="reactivate",
     ),
     path("prompts/<slug:namespace>/<slug:name>/preview/", views.render_preview, name="preview"),
     path(
