@@ -4,11 +4,13 @@ from teams.notifications.events import EVENTS
 from teams.notifications.models import Delivery, Notification, Webhook, WebhookAttempt
 
 EVENT_CHOICES = [name for name, _ in EVENTS]
+# Output fields name the event as text (the one enum is the `events` a webhook subscribes to).
+EVENT_HELP = "One of: " + ", ".join(EVENT_CHOICES) + " (later versions may add events)."
 
 
 class NotificationSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
-    event = serializers.ChoiceField(choices=EVENT_CHOICES, read_only=True)
+    event = serializers.CharField(read_only=True, help_text=EVENT_HELP)
     read = serializers.SerializerMethodField()
 
     class Meta:
@@ -109,7 +111,7 @@ class WebhookAttemptSerializer(serializers.ModelSerializer):
 class DeliverySerializer(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     webhook = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
-    event = serializers.ChoiceField(choices=EVENT_CHOICES, read_only=True)
+    event = serializers.CharField(read_only=True, help_text=EVENT_HELP)
 
     class Meta:
         model = Delivery
