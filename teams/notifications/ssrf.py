@@ -69,6 +69,8 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 
 
 def is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return is_public(address.ipv4_mapped)  # the connection is IPv4 to that address
     inner = _embedded_ipv4(address)
     if inner is not None and not is_public(inner):
         return False
