@@ -3,6 +3,7 @@ retries, giving up, disabling, redirects; and the SSRF guard with WEBHOOK_ALLOW_
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from werkzeug import Response
@@ -218,3 +219,12 @@ def test_a_public_address_is_accepted(team, people, settings):
 
     assert hook.url == "https://93.184.216.34/hook"
     assert len(hook.secret) >= 32  # generated when none is given
+
+
+def test_the_readme_shows_this_receiver_code():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = (Path(__file__).parent / "receiver.py").read_text()
+    code = code[code.index("import hashlib") :]
+    if "X-Portal-Signature" not in readme:
+        pytest.skip("the README's webhook section is not there yet")
+    assert code in readme
