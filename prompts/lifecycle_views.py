@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from portal.web import error_status, found, submit
@@ -26,7 +27,7 @@ def _page(request: HttpRequest, prompt: Prompt, status: int = 200, **bound: Any)
     if prompt.state == Prompt.State.DEPRECATED:
         initial = {
             "reason": prompt.deprecation_reason,
-            "sunset_at": prompt.sunset_at.date() if prompt.sunset_at else None,
+            "sunset_at": timezone.localtime(prompt.sunset_at).date() if prompt.sunset_at else None,
             "successor": prompt.successor.full_name if prompt.successor_id else "",
         }
     context = {

@@ -199,3 +199,17 @@ def test_the_lifecycle_forms_are_get_safe(client, owner, prompt):
 
     assert client.get(url("deprecate", prompt)).status_code == 405
     assert client.get(url("lifecycle", prompt)).status_code == 200
+
+
+def test_the_lifecycle_page_of_a_deprecated_prompt_fills_in_the_deprecation(
+    client, owner, deprecated
+):
+    client.force_login(owner)
+    day = timezone.localtime(deprecated.sunset_at).date().isoformat()
+
+    body = text(client.get(url("lifecycle", deprecated)))
+
+    assert f'value="{day}"' in body
+    assert 'value="support/refund-reply-v2"' in body
+    assert "Use the v2 wording.</textarea>" in body
+    assert "Reactivate" in body
