@@ -10,6 +10,7 @@ from django.utils import timezone
 from portal.audit.models import AuditEntry
 from prompts.lifecycle import prompt_deprecate, prompt_retire
 from prompts.models import Prompt
+from prompts.templatetags.lifecycle_tags import sunset_countdown
 from teams.models import Team
 from tests.factories import PromptFactory
 
@@ -213,3 +214,23 @@ def test_the_lifecycle_page_of_a_deprecated_prompt_fills_in_the_deprecation(
     assert 'value="support/refund-reply-v2"' in body
     assert "Use the v2 wording.</textarea>" in body
     assert "Reactivate" in body
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (dt.timedelta(days=12, hours=5), "sunset in 12 days, "),
+        (dt.timedelta(days=1, minutes=1), "sunset in 1 day, "),
+        (dt.timedelta(hours=5, minutes=3), "sunset in 5 hours, "),
+        (dt.timedelta(seconds=20), "sunset in 1 minute, "),
+        (-dt.timedelta(days=3, hours=2), "sunset passed 3 days ago, "),
+        (-dt.timedelta(minutes=10), "sunset passed 10 minutes ago, "),
+    ],
+)
+def test_the_sunset_countdown_reads_in_whole_units(offset, expected):
+    now = timezone.now()
+    moment = now + offset
+
+    shown = sunset_countdown(moment, now)
+
+    assert shown == expected + timezone.localtime(moment).date().isoformat()
