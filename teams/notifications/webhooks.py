@@ -316,8 +316,17 @@ def webhook_attempt(*, delivery_id: int, last_try: bool) -> str:
 
 @transaction.atomic
 def _record(*, delivery: Delivery, outcome: Outcome, last_try: bool) -> str:
-    hook = Webhook.objects.select_for_update().select_related("team").get(pk=delivery.webhook_id)
+    hook = (
+        Webhook.objects.select_for_update(of=("self",))
+        .select_related("team")
+        .filter(pk=delivery.webhook_id)
+        .first()
+    )
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if hook is None:  # deleted while the call was under way
+        delivery.status, delivery.last_error = Delivery.Status.FAILED, "The webhook was deleted."
+        delivery.save()
+        return FAILED
     delivery.attempts += 1
     WebhookAttempt.objects.create(
         delivery=delivery,
