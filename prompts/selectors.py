@@ -14,7 +14,7 @@ from teams.permissions import Principal, namespaces_visible_to
 def prompts_visible_to(*, user: Principal) -> QuerySet[Prompt]:
     return (
         Prompt.objects.filter(namespace__in=namespaces_visible_to(user=user))
-        .select_related("namespace__team")
+        .select_related("namespace__team", "successor__namespace")
         .prefetch_related(
             "tags",
             Prefetch(

@@ -1,8 +1,12 @@
 """The home list: what runs where, filters and search (the same filters as the API)."""
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from prompts.lifecycle import prompt_deprecate
 from prompts.services import deployment_set, prompt_create, version_create
 from tests.factories import NamespaceFactory, PromptFactory, UserFactory
 
@@ -258,3 +262,31 @@ def test_prompt_page_shows_the_furthest_environment_when_production_runs_nothing
     assert "Nothing runs in Production yet" in running
     assert "You sort tickets about shipments." in running
     assert "<code>claude-sonnet</code>" in running
+
+
+def test_deprecated_prompts_with_successors_cost_no_query_each(
+    client, namespace, author, django_assert_max_num_queries
+):
+    successor = PromptFactory(namespace=namespace, name="successor")
+    sunset = timezone.now() + dt.timedelta(days=30)
+
+    def add(count: int, start: int) -> None:
+        for index in range(start, start + count):
+            prompt = PromptFactory(namespace=namespace, name=f"old{index}")
+            prompt_deprecate(
+                actor=author,
+                prompt=prompt,
+                reason="use the successor",
+                sunset_at=sunset,
+                successor=successor,
+            )
+
+    client.force_login(UserFactory())
+    add(2, 0)
+    with django_assert_max_num_queries(14) as few:
+        client.get(reverse("home"))
+    add(10, 2)
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        body = client.get(reverse("home")).content.decode()
+    assert body.count("/prompts/support/successor/") >= 12
