@@ -283,7 +283,7 @@ def test_deprecated_prompts_with_successors_cost_no_query_each(
 
     client.force_login(UserFactory())
     add(2, 0)
-    with django_assert_max_num_queries(14) as few:
+    with django_assert_max_num_queries(20) as few:
         client.get(reverse("home"))
     add(10, 2)
 
