@@ -1,7 +1,9 @@
 """`notify`: who gets an inbox entry and an e-mail, opt-outs, and the record of what was sent."""
 
 import pytest
+from django.db import transaction
 
+from portal.models import OutboxMessage
 from teams.notifications import events
 from teams.notifications.models import Delivery, Notification
 from teams.notifications.services import notify, preferences_set
@@ -98,3 +100,42 @@ def test_text_is_kept_plain_and_short(people):
     assert entry.subject.endswith("…")
     assert "\x00" not in entry.body
     assert len(entry.body) == 16_000
+
+
+def test_a_mail_server_that_refuses_is_recorded_not_raised(team, people, committed, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+
+    with committed():
+        notify(event=events.ROLLBACK, subject="Rolled back", users=[people["viewer"]])
+
+    email = Delivery.objects.get(channel="email")
+    assert (email.status, email.attempts) == ("failed", 1)
+    assert "Connection" in email.last_error or "refused" in email.last_error
+    assert Delivery.objects.get(channel="inbox").status == "sent"
+
+
+def test_nothing_is_told_when_the_callers_transaction_rolls_back(team, people, mailoutbox):
+    owed = OutboxMessage.objects.count()
+
+    def change_that_fails():
+        with transaction.atomic():
+            notify(event=events.ROLLBACK, subject="Rolled back", team=team)
+            raise RuntimeError("the caller's change failed")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
+
+    assert not Notification.objects.exists()
+    assert not Delivery.objects.exists()
+    assert OutboxMessage.objects.count() == owed
+    assert mailoutbox == []
+
+
+def test_the_cost_does_not_grow_with_the_recipients(team, django_assert_max_num_queries):
+    many = [UserFactory(username=f"person-{n}") for n in range(30)]
+
+    with django_assert_max_num_queries(12):
+        sent = notify(event=events.STALE_DIGEST, subject="Digest", team=team, users=many)
+
+    assert len(sent) == 30
