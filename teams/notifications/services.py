@@ -38,7 +38,12 @@ def plain(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _recipients(*, team: Team | None, users: Iterable[AbstractBaseUser]) -> list[AbstractBaseUser]:
+TEAM_ROLES = (Membership.Role.OWNER, Membership.Role.MAINTAINER)
+
+
+def _recipients(
+    *, team: Team | None, users: Iterable[AbstractBaseUser], roles: Iterable[str]
+) -> list[AbstractBaseUser]:
     found: dict[int, AbstractBaseUser] = {}
     for user in users:
         if user is not None and user.pk is not None and user.is_active:
@@ -46,7 +51,7 @@ def _recipients(*, team: Team | None, users: Iterable[AbstractBaseUser]) -> list
     if team is not None:
         members = Membership.objects.filter(
             team=team,
-            role__in=[Membership.Role.OWNER, Membership.Role.MAINTAINER],
+            role__in=list(roles),
             user__is_active=True,
         ).select_related("user")
         for membership in members:
@@ -100,16 +105,18 @@ def notify(
     users: Iterable[AbstractBaseUser] = (),
     url: str = "",
     data: dict | None = None,
+    roles: Iterable[str] = TEAM_ROLES,
 ) -> list[Notification]:
-    """Tell the `users` and the `team` (its owners and maintainers, its webhooks) about
-    `event`. Returns the inbox entries written. Unknown `event`: ValueError."""
+    """Tell the `users` and the `team` (its members in `roles`, by default owners and
+    maintainers, and its webhooks) about `event`. Returns the inbox entries written. Unknown
+    `event`: ValueError."""
     check_event(event)
     subject = plain(subject, SUBJECT_CHARS)
     body = plain(body, BODY_CHARS)
     url = plain(url, URL_CHARS)
     data = dict(data or {})
     with transaction.atomic():
-        recipients = _recipients(team=team, users=users)
+        recipients = _recipients(team=team, users=users, roles=roles)
         notifications = Notification.objects.bulk_create(
             [
                 Notification(

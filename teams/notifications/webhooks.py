@@ -19,7 +19,6 @@ from typing import Any
 
 import urllib3
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -256,19 +255,11 @@ def post(*, url: str, body: str, headers: dict[str, str]) -> Outcome:
     return Outcome(response.status, took(), plain(error, 500))
 
 
-def _owners(team: Team) -> list[AbstractBaseUser]:
-    return [
-        membership.user
-        for membership in Membership.objects.filter(
-            team=team, role=Membership.Role.OWNER, user__is_active=True
-        ).select_related("user")
-    ]
-
-
 def _disable(hook: Webhook) -> None:
     hook.is_active = False
     hook.disabled_at = timezone.now()
     hook.disabled_reason = f"{hook.consecutive_failures} consecutive failed deliveries."
+    hook.save()  # first: the team's other webhooks are told, not this one
     notify(
         event=events.WEBHOOK_DISABLED,
         subject=f"Webhook to {hook.url} was disabled",
@@ -277,7 +268,8 @@ def _disable(hook: Webhook) -> None:
             "times in a row and is now disabled. Turn it back on on the team page once the "
             "receiver works."
         ),
-        users=_owners(hook.team),
+        team=hook.team,
+        roles=[Membership.Role.OWNER],
         url=f"/teams/{hook.team.slug}/#webhooks",
         data={"webhook": hook.pk, "url": hook.url},
     )

@@ -137,6 +137,8 @@ def test_after_n_failures_in_a_row_it_is_disabled_and_owners_told(
     assert len(tries(hook)) == 3  # no try after it was disabled
     told = Notification.objects.filter(event=events.WEBHOOK_DISABLED)
     assert [n.user.username for n in told] == ["owner-1"]
+    recorded = Delivery.objects.filter(event=events.WEBHOOK_DISABLED, team=team)
+    assert sorted(recorded.values_list("channel", flat=True)) == ["email", "inbox"]  # not itself
     tell(team, committed)
     assert len(httpserver.log) == 3  # a disabled webhook gets nothing more
 
