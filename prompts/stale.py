@@ -30,6 +30,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest
+from django.urls import reverse
 
 from portal.errors import DomainError
 from portal.hooks import Hook
@@ -44,10 +45,12 @@ logger = logging.getLogger(__name__)
 STALE = "stale"
 STILL_RESOLVED = "still_resolved"
 SUNSET_PASSED = "sunset_passed"
+PENDING_REQUEST = "pending_request"  # found above prompts, through `digest_findings`
 HEADINGS = {
     STALE: "No new version and no deployment change for a while",
     STILL_RESOLVED: "Deprecated, still resolved",
     SUNSET_PASSED: "Sunset passed (retire them, or turn on auto-retire for the namespace)",
+    PENDING_REQUEST: "Promotion requests pending for a while",
 }
 
 # Called with `now=`; each registered function returns a list of `Finding` (e.g. the
@@ -306,6 +309,7 @@ def _send_one(team: Team, findings: list[Finding], now: dt.datetime) -> bool:
             subject=subject,
             body=body,
             team=team,
+            url=reverse("teams:team", args=[team.slug]),
             data={
                 "team": team.slug,
                 "findings": [

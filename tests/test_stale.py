@@ -270,7 +270,7 @@ def test_other_apps_add_findings_through_the_hook(world):
         return [
             stale.Finding(
                 team_id=world.support.team_id,
-                kind="pending_request",
+                kind=stale.PENDING_REQUEST,
                 subject="support/x",
                 line="support/x: promotion to production pending for 10 days",
             )
@@ -284,7 +284,11 @@ def test_other_apps_add_findings_through_the_hook(world):
         stale.digest_findings._functions.remove(pending_requests)
 
     (digest,) = digests(world.sue)
-    assert "Other:\n- support/x: promotion to production pending for 10 days" in digest.body
+    assert (
+        "Promotion requests pending for a while:\n"
+        "- support/x: promotion to production pending for 10 days"
+    ) in digest.body
+    assert digest.url == "/teams/" + world.support.team.slug + "/"
 
 
 NAMES = {
