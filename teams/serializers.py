@@ -145,6 +145,10 @@ class ServiceTokenCreateSerializer(TokenCreateSerializer):
 
 class TeamSerializer(serializers.ModelSerializer):
     member_count = serializers.IntegerField(read_only=True)
+    # text, not format: email: a team without a contact answers ""
+    contact_email = serializers.CharField(
+        read_only=True, help_text="Who to write to about the team's prompts; may be empty."
+    )
 
     class Meta:
         model = Team

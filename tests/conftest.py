@@ -91,6 +91,7 @@ def _data_migration_rows(request):
     for module in (
         "prompts.migrations.0002_default_environments",
         "portal.audit.migrations.0002_auditors_group_and_chain_head",
+        "prompts.migrations.0006_stale_beat_schedules",
     ):
         migration = importlib.import_module(module)
         forwards = getattr(migration, "create_environments", None) or migration.forwards
