@@ -149,10 +149,11 @@ EVENTS = {
 }
 
 
-def _tell_team(actor: Principal, prompt: Prompt, action: str, justification: str) -> None:
+def _tell_team(actor: Principal | None, prompt: Prompt, action: str, justification: str) -> None:
     event, verb = EVENTS[action]
     state = _state(prompt)
-    lines = [f"By {getattr(actor, 'username', actor)}: {justification}" if justification else ""]
+    by = "the portal" if actor is None else getattr(actor, "username", actor)
+    lines = [f"By {by}: {justification}" if justification else ""]
     if state["sunset_at"]:
         lines.append(f"Sunset: {state['sunset_at']}")
     if state["successor"]:
@@ -182,7 +183,7 @@ def may_retire_now(actor: Principal, prompt: Prompt) -> bool:
 
 
 def _save(
-    actor: Principal, prompt: Prompt, action: str, before: dict, justification: str, **extra
+    actor: Principal | None, prompt: Prompt, action: str, before: dict, justification: str, **extra
 ) -> Prompt:
     prompt.save()
     audit(
@@ -278,6 +279,29 @@ def prompt_retire(*, actor: Principal, prompt: Prompt, reason: str = "") -> Prom
     if early:
         return _save(actor, prompt, "prompt.retired_early", before, reason, override=True)
     return _save(actor, prompt, "prompt.retired", before, reason)
+
+
+@atomic_write
+def prompt_retire_at_sunset(*, prompt: Prompt, now: dt.datetime | None = None) -> Prompt | None:
+    """The portal's own retirement of a deprecated prompt whose sunset has passed, in a
+    namespace that retires them automatically (`auto_retire`): audited as `system` (no person
+    acted), the team told as for any retirement. Checked under the row lock, so a prompt
+    reactivated or given a later sunset meanwhile is left alone (None)."""
+    prompt, _ = _lock_with_chain(prompt, None)
+    due = (
+        prompt.state == Prompt.State.DEPRECATED
+        and prompt.namespace.auto_retire
+        and sunset_passed(prompt, now)
+    )
+    if not due:
+        return None
+    before = _state(prompt)
+    prompt.state = Prompt.State.RETIRED
+    reason = (
+        f"Sunset {prompt.sunset_at.isoformat()} passed; namespace {prompt.namespace.slug} "
+        "retires deprecated prompts automatically."
+    )
+    return _save(None, prompt, "prompt.retired", before, reason)
 
 
 @atomic_write

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest
@@ -34,7 +32,7 @@ from django.urls import reverse
 
 from portal.errors import DomainError
 from portal.hooks import Hook
-from prompts.lifecycle import prompt_retire
+from prompts.lifecycle import prompt_retire_at_sunset
 from prompts.models import Deployment, Prompt, PromptVersion, ResolveCount, StaleDigest
 from teams.models import Team
 from teams.notifications import events
@@ -74,19 +72,6 @@ class Finding:
 
 def resolve_window_days() -> int:
     return int(getattr(settings, "STALE_RESOLVE_WINDOW_DAYS", 7))
-
-
-def system_user() -> AbstractBaseUser:
-    """Who the portal's own scheduled changes are made by (audited under this name): a staff
-    account that cannot sign in. `STALE_SYSTEM_USERNAME`, default `portal-system`."""
-    username = getattr(settings, "STALE_SYSTEM_USERNAME", "portal-system")
-    user, created = get_user_model().objects.get_or_create(
-        username=username, defaults={"is_staff": True, "is_active": True}
-    )
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    return user
 
 
 # --- Scans ----------------------------------------------------------------------------------
@@ -233,28 +218,20 @@ def scan(*, now: dt.datetime) -> list[Finding]:
 
 def retire_due(*, now: dt.datetime) -> list[str]:
     """Retire the deprecated prompts past their sunset whose namespace opted in
-    (`auto_retire`), each in its own transaction, through the lifecycle service, as
-    `system_user`. A prompt reactivated or given a later sunset meanwhile is left alone
-    (checked under its lock). Safe to run twice: a retired prompt is no longer due. Returns
-    the full names retired."""
-    actor = system_user()
+    (`auto_retire`), each in its own transaction, through the lifecycle service's system
+    retirement (audited as `system`). A prompt reactivated or given a later sunset meanwhile
+    is left alone (checked under its lock). Safe to run twice: a retired prompt is no longer
+    due. Returns the full names retired."""
     retired = []
     due = _past_sunset(now=now, auto_retire=True).select_related("namespace").order_by("pk")
     for prompt in due:
         try:
-            with transaction.atomic():
-                locked = _past_sunset(now=now, auto_retire=True).select_for_update(of=("self",))
-                if not locked.filter(pk=prompt.pk).exists():
-                    continue
-                reason = (
-                    f"Sunset {prompt.sunset_at.isoformat()} passed; namespace "
-                    f"{prompt.namespace.slug} retires deprecated prompts automatically."
-                )
-                prompt_retire(actor=actor, prompt=prompt, reason=reason)
+            done = prompt_retire_at_sunset(prompt=prompt, now=now)
         except DomainError as exc:
             logger.warning("could not retire %s at its sunset: %s", prompt.full_name, exc)
             continue
-        retired.append(prompt.full_name)
+        if done is not None:
+            retired.append(prompt.full_name)
     return retired
 
 

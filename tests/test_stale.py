@@ -245,7 +245,7 @@ def test_sunsets_passed_retire_where_the_namespace_opts_in_and_are_told_elsewher
         "deprecated",
     )
     entry = AuditEntry.objects.get(action="prompt.retired", object_id="search/old")
-    assert entry.actor == "portal-system"
+    assert (entry.actor, entry.actor_type) == ("system", "system")  # no person acted
     assert "retires deprecated prompts automatically" in entry.justification
     assert digests(world.sam) == []  # the retirement told sam itself:
     (told,) = Notification.objects.filter(user=world.sam, event=PROMPT_RETIRED)
