@@ -12,7 +12,7 @@ from prompts import stale
 
 
 def remind_after_days() -> int:
-    return int(getattr(settings, "PROMOTION_REQUEST_REMIND_DAYS", 3))
+    return settings.PROMOTION_REQUEST_REMIND_DAYS
 
 
 def pending_request_findings(*, now: dt.datetime) -> list[stale.Finding]:

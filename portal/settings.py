@@ -186,6 +186,10 @@ AUDIT_VERIFY_BATCH_SIZE = int(os.environ.get("AUDIT_VERIFY_BATCH_SIZE", "10000")
 AUDIT_VERIFY_WINDOW = int(os.environ.get("AUDIT_VERIFY_WINDOW", "1000"))
 # Pending promotion requests older than this expire (Celery beat runs the sweep hourly).
 PROMOTION_REQUEST_MAX_AGE_DAYS = int(os.environ.get("PROMOTION_REQUEST_MAX_AGE_DAYS", "14"))
+# A request pending this long is listed in the owning team's stale digest (prompts.stale).
+PROMOTION_REQUEST_REMIND_DAYS = int(os.environ.get("PROMOTION_REQUEST_REMIND_DAYS", "3"))
+# How many days of resolve counts the stale digest reads for deprecated prompts.
+STALE_RESOLVE_WINDOW_DAYS = int(os.environ.get("STALE_RESOLVE_WINDOW_DAYS", "7"))
 CELERY_BEAT_SCHEDULE = {
     "drain-outbox": {"task": "portal.tasks.drain_outbox", "schedule": OUTBOX_DRAIN_SECONDS},
     "expire-stale-promotion-requests": {

@@ -71,7 +71,7 @@ class Finding:
 
 
 def resolve_window_days() -> int:
-    return int(getattr(settings, "STALE_RESOLVE_WINDOW_DAYS", 7))
+    return settings.STALE_RESOLVE_WINDOW_DAYS
 
 
 # --- Scans ----------------------------------------------------------------------------------
