@@ -28,6 +28,10 @@ from portal import outbox
 from portal.audit.models import AuditEntry
 from prompts.models import Environment
 from prompts.services import deployment_set, environment_update, version_create
+from teams.notifications import events
+from teams.notifications.models import WebhookAttempt
+from teams.notifications.services import notify, preferences_set
+from teams.notifications.webhooks import webhook_create
 from teams.tokens import personal_token_create
 from tests.factories import MembershipFactory, NamespaceFactory, PromptFactory, UserFactory
 
@@ -76,6 +80,12 @@ def everything(superuser, environments):
     CrontabSchedule.objects.create()
     SolarSchedule.objects.create(event="sunrise", latitude=0, longitude=0)
     ClockedSchedule.objects.create(clocked_time=timezone.now())
+    hook = webhook_create(actor=superuser, team=namespace.team, url="https://93.184.216.34/hook")
+    notify(event=events.PROMOTION_REQUESTED, subject="probe", team=namespace.team)  # not sent
+    preferences_set(user=maintainer, email={events.STALE_DIGEST: False})
+    WebhookAttempt.objects.create(
+        delivery=hook.deliveries.get(), webhook=hook, number=1, status_code=500
+    )
     attempt = AccessAttempt.objects.create(
         username="maya",
         ip_address="203.0.113.9",
