@@ -35,6 +35,10 @@ PAGES = {
     "people": ("sam", "/people/", "People"),
     "audit-log": ("sam", "/audit/", "Audit log"),
     "not-found": ("mia", "/prompts/support/no-such-prompt/", "Page not found"),
+    "lifecycle": ("sam", f"{PROMPT}lifecycle/", "Lifecycle of support/refund-reply"),
+    "notifications": ("mia", "/notifications/", "Notifications"),
+    "notification-settings": ("mia", "/notifications/settings/", "E-mail settings"),
+    "team-sent": ("sam", "/teams/{team}/notifications/", "What was sent to {team}"),
 }
 
 
