@@ -61,6 +61,8 @@ def test_main_pages_and_htmx_work_without_a_violation(page, sign_in, violations,
     sign_in("sam")
 
     page.get_by_role("link", name="support/refund-reply").click()
+    # loaded: htmx (a deferred script) has bound its handlers, else the change below is lost
+    page.wait_for_url("**/prompts/support/refund-reply/", wait_until="load")
     prompt_url = page.url
     preview = page.locator("#use-it")
     expect(preview).to_contain_text("Preview v1 in production")
