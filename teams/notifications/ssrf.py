@@ -81,6 +81,8 @@ def is_public(address: IPAddress) -> bool:
         or address.is_link_local
         or address.is_reserved
         or address.is_unspecified
+        # fec0::/10, deprecated site-local: Python 3.11 still calls it global
+        or getattr(address, "is_site_local", False)
     )
 
 

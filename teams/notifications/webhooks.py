@@ -241,8 +241,9 @@ def post(*, url: str, body: str, headers: dict[str, str]) -> Outcome:
             assert_same_host=False,
             preload_content=False,
         )
-        response.drain_conn()
-        response.release_conn()
+        # Never read the body: a receiver trickling it out a byte at a time (urllib3's
+        # timeout is per read) would hold the worker; the status line is the answer.
+        response.close()
     except Exception as exc:  # any transport failure is the receiver's outcome, logged
         return Outcome(None, took(), plain(f"{type(exc).__name__}: {exc}", 500))
     finally:

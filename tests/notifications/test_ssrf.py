@@ -2,6 +2,8 @@
 
 import ipaddress
 import json
+import socket
+import threading
 import time
 
 import pytest
@@ -39,6 +41,7 @@ pytestmark = pytest.mark.django_db
         ("::ffff:93.184.216.34", True),
         ("2002:7f00:1::", False),  # 6to4 around 127.0.0.1
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 around 169.254.169.254
+        ("fec0::1", False),  # deprecated site-local (Python still calls it global)
     ],
 )
 def test_what_counts_as_public(address, public):
@@ -98,3 +101,29 @@ def test_a_timeout_is_a_retryable_failure(settings, httpserver):
     deadline = time.monotonic() + 5
     while not httpserver.log and time.monotonic() < deadline:  # the late answer is logged
         time.sleep(0.05)  # before the fixture clears the server for the next test
+
+
+def test_a_receiver_that_never_finishes_its_body_does_not_hold_the_worker(settings):
+    """The status line is the answer: the body is not read, so a receiver that announces a
+    body and trickles (or never sends) it cannot keep the delivery waiting."""
+    settings.WEBHOOK_ALLOW_PRIVATE, settings.WEBHOOK_TIMEOUT_SECONDS = True, 2
+    listener = socket.create_server(("127.0.0.1", 0))
+    answered = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nx")
+        answered.set()
+        time.sleep(5)  # holds the connection open, the body unfinished
+        connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    started = time.monotonic()
+
+    outcome = post(url=f"http://127.0.0.1:{listener.getsockname()[1]}/hook", body="{}", headers={})
+
+    assert answered.is_set()
+    assert outcome.status_code == 200
+    assert time.monotonic() - started < 1.5
+    listener.close()
