@@ -277,6 +277,8 @@ class StaleDigest(models.Model):
         "teams.Team", on_delete=models.CASCADE, related_name="+", primary_key=True
     )
     fingerprint = models.CharField(max_length=64, blank=True)
+    # the identities of the last scan's findings: a digest goes out only when one is new
+    keys = models.JSONField(default=list, blank=True)
     findings = models.PositiveIntegerField(default=0)
     scanned_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)

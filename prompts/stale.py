@@ -235,9 +235,12 @@ def retire_due(*, now: dt.datetime) -> list[str]:
     return retired
 
 
+def finding_keys(findings: list[Finding]) -> list[str]:
+    return sorted({json.dumps(finding.key, separators=(",", ":")) for finding in findings})
+
+
 def fingerprint(findings: list[Finding]) -> str:
-    keys = sorted(finding.key for finding in findings)
-    return hashlib.sha256(json.dumps(keys, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256("\n".join(finding_keys(findings)).encode()).hexdigest()
 
 
 def _digest_text(team: Team, findings: list[Finding]) -> tuple[str, str]:
@@ -261,7 +264,7 @@ def digest_send(*, findings: list[Finding], now: dt.datetime) -> list[int]:
     for finding in findings:
         by_team[finding.team_id].append(finding)
     StaleDigest.objects.exclude(team_id__in=list(by_team)).exclude(fingerprint="").update(
-        fingerprint="", findings=0, scanned_at=now
+        fingerprint="", keys=[], findings=0, scanned_at=now
     )
     teams = Team.objects.in_bulk(list(by_team))
     told = []
@@ -272,13 +275,15 @@ def digest_send(*, findings: list[Finding], now: dt.datetime) -> list[int]:
 
 
 def _send_one(team: Team, findings: list[Finding], now: dt.datetime) -> bool:
-    new = fingerprint(findings)
+    new, keys = fingerprint(findings), finding_keys(findings)
     StaleDigest.objects.get_or_create(team=team, defaults={"scanned_at": now})
     with transaction.atomic():
         digest = StaleDigest.objects.select_for_update().get(team=team)
+        news = set(keys) - set(digest.keys)
         digest.scanned_at, digest.findings = now, len(findings)
-        if digest.fingerprint == new:
-            digest.save(update_fields=["scanned_at", "findings"])
+        digest.fingerprint, digest.keys = new, keys
+        if not news:  # the same findings, or fewer (one went away): nothing new to say
+            digest.save(update_fields=["scanned_at", "findings", "fingerprint", "keys"])
             return False
         subject, body = _digest_text(team, findings)
         notify(

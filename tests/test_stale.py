@@ -314,3 +314,15 @@ def test_the_migration_registers_a_beat_schedule_for_each_task_and_reverses():
     ) == ("6", "0")
     assert tasks["prompts-flush-resolve-counts"].interval.every == 10
     assert all(task.enabled for task in tasks.values())
+
+
+def test_a_finding_that_went_away_sends_nothing_new(world):
+    support = world.support.team
+
+    def finding(name: str) -> stale.Finding:
+        return stale.Finding(team_id=support.pk, kind=stale.STALE, subject=name, line=name)
+
+    with time_machine.travel(T0, tick=False):
+        assert stale.digest_send(findings=[finding("a"), finding("b")], now=T0) == [support.pk]
+        assert stale.digest_send(findings=[finding("a")], now=T0) == []  # b went away
+        assert stale.digest_send(findings=[finding("a"), finding("b")], now=T0) == [support.pk]
