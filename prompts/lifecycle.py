@@ -35,6 +35,7 @@ from prompts import resolve as resolve_cache
 from prompts import selectors
 from prompts.models import Deployment, Prompt
 from teams import hooks, permissions
+from teams.models import Namespace
 from teams.notifications import events
 from teams.notifications.services import notify
 from teams.permissions import Principal, require
@@ -205,6 +206,17 @@ def _check_successor(prompt: Prompt, successor: Prompt, locked: dict[int, Prompt
     if successor.pk == prompt.pk:
         raise Invalid.field("successor", "A prompt cannot succeed itself.")
     current = locked[successor.pk]
+    hidden = (
+        current.namespace_id != prompt.namespace_id
+        and current.namespace.visibility == Namespace.Visibility.PRIVATE
+    )
+    if hidden:  # every reader of the prompt sees its successor's name (headers, 410, pages)
+        raise Invalid.field(
+            "successor",
+            f"{current.full_name} is in the private namespace {current.namespace.slug}, which "
+            f"not every reader of {prompt.full_name} may see: name a successor in the same "
+            "namespace or an internal one.",
+        )
     if current.state != Prompt.State.ACTIVE and current.pk != prompt.successor_id:
         raise Invalid.field(
             "successor", f"{current.full_name} is {current.state}; name an active prompt."

@@ -173,6 +173,20 @@ class TestDeprecate:
         with pytest.raises(Invalid):
             deprecate(maintainer, prompt, successor=hidden)
 
+    def test_a_successor_in_a_private_namespace_others_cannot_see_is_refused(
+        self, prompt, namespace, maintainer
+    ):
+        private = NamespaceFactory(
+            slug="support-private", team=namespace.team, visibility="private"
+        )
+        readable_by_the_actor = PromptFactory(namespace=private, name="new-reply")
+
+        with pytest.raises(Invalid, match="private namespace support-private"):
+            deprecate(maintainer, prompt, successor=readable_by_the_actor)
+
+        same_namespace = PromptFactory(namespace=namespace, name="new-reply")
+        assert deprecate(maintainer, prompt, successor=same_namespace).successor == same_namespace
+
     def test_a_retired_prompt_is_not_deprecated(self, prompt, maintainer, staff):
         prompt_retire(actor=staff, prompt=prompt, reason="Early, by incident.")
 
