@@ -188,6 +188,8 @@ AUDIT_VERIFY_WINDOW = int(os.environ.get("AUDIT_VERIFY_WINDOW", "1000"))
 PROMOTION_REQUEST_MAX_AGE_DAYS = int(os.environ.get("PROMOTION_REQUEST_MAX_AGE_DAYS", "14"))
 # A request pending this long is listed in the owning team's stale digest (prompts.stale).
 PROMOTION_REQUEST_REMIND_DAYS = int(os.environ.get("PROMOTION_REQUEST_REMIND_DAYS", "3"))
+# A deprecation's sunset this close is for staff only (consumers get this much warning).
+DEPRECATION_MIN_NOTICE_HOURS = int(os.environ.get("DEPRECATION_MIN_NOTICE_HOURS", "24"))
 # How many days of resolve counts the stale digest reads for deprecated prompts.
 STALE_RESOLVE_WINDOW_DAYS = int(os.environ.get("STALE_RESOLVE_WINDOW_DAYS", "7"))
 CELERY_BEAT_SCHEDULE = {

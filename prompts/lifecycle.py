@@ -23,6 +23,7 @@ deprecations (A→B and B→A) are serialised and the second sees the first.
 
 import datetime as dt
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -251,6 +252,7 @@ def prompt_deprecate(
         )
     if sunset_at is not None and sunset_at <= timezone.now():
         raise Invalid.field("sunset_at", "The sunset must be in the future.")
+    _require_notice(actor, sunset_at)
     if successor is not None:
         _check_successor(prompt, successor, locked)
         successor = locked[successor.pk]
@@ -261,6 +263,20 @@ def prompt_deprecate(
     prompt.sunset_at = sunset_at
     prompt.successor = successor
     return _save(actor, prompt, "prompt.deprecated", before, reason)
+
+
+def _require_notice(actor: Principal, sunset_at: dt.datetime | None) -> None:
+    """Consumers get `DEPRECATION_MIN_NOTICE_HOURS` of warning in their resolve headers: a
+    sooner sunset (which would let the prompt be retired without staff almost at once) is
+    for staff only."""
+    hours = settings.DEPRECATION_MIN_NOTICE_HOURS
+    if sunset_at is None or permissions.is_staff(actor):
+        return
+    if sunset_at < timezone.now() + dt.timedelta(hours=hours):
+        raise Invalid.field(
+            "sunset_at",
+            f"Give consumers at least {hours} hours' notice: only staff set a sooner sunset.",
+        )
 
 
 def sunset_passed(prompt: Prompt, now: dt.datetime | None = None) -> bool:

@@ -187,6 +187,21 @@ class TestDeprecate:
         same_namespace = PromptFactory(namespace=namespace, name="new-reply")
         assert deprecate(maintainer, prompt, successor=same_namespace).successor == same_namespace
 
+    def test_a_sunset_sooner_than_the_minimum_notice_is_for_staff_only(
+        self, prompt, maintainer, staff, settings
+    ):
+        settings.DEPRECATION_MIN_NOTICE_HOURS = 24
+        soon = timezone.now() + dt.timedelta(hours=2)
+
+        with pytest.raises(Invalid, match="at least 24 hours' notice") as refused:
+            deprecate(maintainer, prompt, sunset_at=soon)
+        assert "sunset_at" in refused.value.errors
+        assert Prompt.objects.get(pk=prompt.pk).state == Prompt.State.ACTIVE
+
+        assert deprecate(staff, prompt, sunset_at=soon).sunset_at == soon
+        with pytest.raises(Invalid, match="notice"):  # nor pulled closer on re-deprecation
+            deprecate(maintainer, prompt, sunset_at=soon + dt.timedelta(hours=1))
+
     def test_a_retired_prompt_is_not_deprecated(self, prompt, maintainer, staff):
         prompt_retire(actor=staff, prompt=prompt, reason="Early, by incident.")
 
