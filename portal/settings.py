@@ -11,6 +11,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.api.schema_settings import API_SCHEMA_SETTINGS
 from portal.environment import audit_chain_keys, env_bool, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -386,27 +387,4 @@ REST_FRAMEWORK = {
     # `?format=` is ours (audit export), not a renderer switch.
     "URL_FORMAT_OVERRIDE": None,
 }
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Prompt governance portal API",
-    "DESCRIPTION": (
-        "Teams, namespaces, prompts with immutable versions, environments and access control. "
-        "Authenticate with `Authorization: Bearer <token>` (personal or service token) or a "
-        "portal session. Errors are RFC 9457 `application/problem+json`."
-    ),
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SCHEMA_PATH_PREFIX": "/api/v1",
-    # The docs' assets come from our static files (drf-spectacular-sidecar), never a CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {
-        "RoleEnum": "teams.models.Membership.Role",
-        "VisibilityEnum": "teams.models.Namespace.Visibility",
-        "KindEnum": "prompts.models.Prompt.Kind",
-        "StateEnum": "prompts.models.Prompt.State",
-        "TemplateFormatEnum": "prompts.models.PromptVersion.TemplateFormat",
-        "TokenKindEnum": "teams.models.ApiToken.Kind",
-    },
-}
+SPECTACULAR_SETTINGS = API_SCHEMA_SETTINGS  # portal/api/schema_settings.py
