@@ -283,6 +283,9 @@ def webhook_attempt(*, delivery_id: int, last_try: bool) -> str:
     delivery = Delivery.objects.select_related("webhook__team").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != Delivery.Status.PENDING:
         return SENT if delivery and delivery.status == Delivery.Status.SENT else FAILED
+    # the budget counts the delivery's recorded tries: a task delivered again (the outbox, a
+    # lost worker) starts Celery's own retry count afresh
+    last_try = last_try or delivery.attempts + 1 >= settings.WEBHOOK_TRIES
     hook = delivery.webhook
     testing = delivery.event == events.WEBHOOK_TEST
     if hook is None or (not hook.is_active and not testing):

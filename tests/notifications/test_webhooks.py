@@ -12,6 +12,7 @@ from portal.errors import Invalid
 from teams.notifications import events
 from teams.notifications.models import Delivery, Notification, WebhookAttempt
 from teams.notifications.services import notify
+from teams.notifications.tasks import deliver_webhook
 from teams.notifications.webhooks import webhook_create, webhook_send_test
 from tests.notifications.receiver import verify
 
@@ -230,3 +231,17 @@ def test_the_readme_shows_this_receiver_code():
     if "X-Portal-Signature" not in readme:
         pytest.skip("the README's webhook section is not there yet")
     assert code in readme
+
+
+def test_a_task_delivered_again_keeps_to_the_six_tries(team, hook, httpserver, committed):
+    """The budget is the delivery's recorded tries, not Celery's retry count of one task run:
+    a delivery that already had five tries gets one more from a fresh task, then gives up."""
+    httpserver.expect_request("/hook").respond_with_data("down", status=500)
+    tell(team, committed)
+    delivery = Delivery.objects.get(channel="webhook")
+    Delivery.objects.filter(pk=delivery.pk).update(status="pending", attempts=5)
+
+    deliver_webhook.delay(delivery.pk)  # a fresh task: its own retry count starts at 0
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 6)
