@@ -5,7 +5,16 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin import InspectOnly
-from prompts.models import ENVIRONMENT_SETTINGS, Deployment, Environment, Prompt, PromptVersion, Tag
+from prompts.models import (
+    ENVIRONMENT_SETTINGS,
+    Deployment,
+    Environment,
+    Prompt,
+    PromptVersion,
+    ResolveCount,
+    StaleDigest,
+    Tag,
+)
 
 
 @admin.register(Tag)
@@ -42,3 +51,21 @@ class DeploymentAdmin(InspectOnly, SimpleHistoryAdmin):
     list_filter = ["environment", "prompt__namespace"]
     search_fields = ["prompt__name", "prompt__namespace__slug"]
     list_select_related = ["prompt__namespace", "environment", "version", "deployed_by"]
+
+
+@admin.register(ResolveCount)
+class ResolveCountAdmin(InspectOnly, admin.ModelAdmin):
+    """Resolves of deprecated prompts per day, environment and caller (flushed from Redis)."""
+
+    list_display = ["day", "prompt", "environment", "token_name", "count"]
+    list_filter = ["day", "environment"]
+    search_fields = ["prompt__name", "prompt__namespace__slug", "token_name"]
+    list_select_related = ["prompt__namespace", "environment"]
+
+
+@admin.register(StaleDigest)
+class StaleDigestAdmin(InspectOnly, admin.ModelAdmin):
+    """The last stale scan per team: how many findings, when the last digest went out."""
+
+    list_display = ["team", "findings", "scanned_at", "sent_at"]
+    list_select_related = ["team"]

@@ -26,7 +26,9 @@ from django_celery_beat.models import (
 from approvals.services import promotion_request, promotion_right_grant
 from portal import outbox
 from portal.audit.models import AuditEntry
+from prompts import stale
 from prompts.models import Environment
+from prompts.resolve import counts
 from prompts.services import deployment_set, environment_update, version_create
 from teams.notifications import events
 from teams.notifications.models import WebhookAttempt
@@ -85,6 +87,14 @@ def everything(superuser, environments):
     preferences_set(user=maintainer, email={events.STALE_DIGEST: False})
     WebhookAttempt.objects.create(
         delivery=hook.deliveries.get(), webhook=hook, number=1, status_code=500
+    )
+    counts.note(namespace="support", name="greet", environment="staging", caller="bot")
+    counts.flush(days=[counts.today()])  # a ResolveCount row
+    stale.digest_send(  # a StaleDigest row
+        findings=[
+            stale.Finding(team_id=namespace.team_id, kind=stale.STALE, subject="x", line="x")
+        ],
+        now=timezone.now(),
     )
     attempt = AccessAttempt.objects.create(
         username="maya",
