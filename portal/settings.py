@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "teams",
     "teams.notifications",
     "prompts",
+    "prompts.metrics",
     "approvals",
     "demo",
 ]
@@ -229,6 +230,14 @@ WEBHOOK_TRIES = int(os.environ.get("WEBHOOK_TRIES", "6"))  # 2, 4, 8, 16, 32 min
 WEBHOOK_RETRY_BASE_SECONDS = int(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "120"))
 # After this many failed attempts in a row a webhook is disabled and its team's owners told.
 WEBHOOK_MAX_FAILURES = int(os.environ.get("WEBHOOK_MAX_FAILURES", "10"))
+
+# --- Call events and metrics (prompts.metrics) ---------------------------------------------
+# Events older than this are refused and dropped (whole monthly partitions on PostgreSQL).
+METRICS_RETENTION_DAYS = int(os.environ.get("METRICS_RETENTION_DAYS", "400"))
+# Clocks drift: an event may say it happened up to this far in the future.
+METRICS_MAX_FUTURE_SECONDS = int(os.environ.get("METRICS_MAX_FUTURE_SECONDS", "300"))
+# Ranges up to this long get exact percentiles from the raw events, longer ones the rollup's.
+METRICS_EXACT_MAX_HOURS = int(os.environ.get("METRICS_EXACT_MAX_HOURS", "6"))
 
 # --- Rendering sandbox (prompts.sandbox) ----------------------------------------------------
 # Every jinja2 render and check runs in a worker process with these hard limits; a breach

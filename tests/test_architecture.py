@@ -10,10 +10,12 @@ from django.db.migrations.loader import MigrationLoader
 
 ROOT = Path(__file__).resolve().parent.parent
 # Bottom to top. A sub-app (portal.audit) sits just above its parent.
-LAYERS = ["portal", "portal.audit", "teams", "teams.notifications", "prompts", "approvals", "demo"]
+LAYERS = ["portal", "portal.audit", "teams", "teams.notifications", "prompts", "prompts.metrics"]
+LAYERS += ["approvals", "demo"]
 MIGRATION_APPS = {"portal": "portal", "audit": "portal.audit", "teams": "teams"}
 MIGRATION_APPS |= {"notifications": "teams.notifications"}
 MIGRATION_APPS |= {"prompts": "prompts", "approvals": "approvals"}
+MIGRATION_APPS |= {"metrics": "prompts.metrics"}
 
 
 def layer_of(module: str) -> str | None:
