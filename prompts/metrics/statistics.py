@@ -1,0 +1,388 @@
+"""Experiment statistics: each arm against the control on one metric (pure numpy/scipy).
+
+Every metric becomes an `Estimate` per arm (a figure, the variance of that figure, its count),
+and every comparison is about the difference D = arm − control, which is asymptotically normal
+with variance V = V_arm + V_control:
+
+- means (quality_score, latency_ms, cost_usd): Welch's t-test and its 95 % interval;
+- rates (feedback positive rate, error_rate): the two-proportion z-test (pooled p-value, Wald
+  interval);
+- latency_p95: the difference of the p95s with a normal approximation. A sample quantile's
+  asymptotic variance is p(1 − p) / (n f(q)²); 1/f(q) is read from the quantile function as the
+  Siddiqui–Bloch–Gastwirth difference quotient (Q(p + h) − Q(p − h)) / 2h with Hall–Sheather's
+  bandwidth h, so it works on exact values and on the log-bucket histogram alike.
+
+The verdict is sequential (always valid, so looking every day costs nothing): the mixture SPRT
+of Johari, Pekelis & Walsh (2017) on D with a normal mixture N(0, τ²) over the effect,
+    Λ = sqrt(V / (V + τ²)) · exp(τ² D² / (2 V (V + τ²))),
+always-valid p = min(1, 1/Λ), and its inversion, the normal-mixture confidence sequence
+(Howard, Ramdas, McAuliffe & Sekhon 2021): D ± sqrt(2 V (V + τ²) / τ² · (log(1/α) +
+½ log((V + τ²) / V))). V is a plug-in estimate, so the guarantee is asymptotic (Waudby-Smith
+et al. 2021). τ² = MDE²: the prior spread of effects is the effect worth detecting, and it is
+(within 2 %) the τ² whose sequence is narrowest at the sample a fixed-horizon test of the MDE
+needs (τ²/V ≈ 8 there). With k > 1 challengers the sequential α is Bonferroni's α/k. The p-value
+is the current one, not the running minimum over past looks (no history is kept): still valid,
+only not monotone.
+"""
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+ALPHA = 0.05
+POWER = 0.80
+SRM_ALPHA = 0.001
+MIN_OBSERVATIONS = 100  # per arm, with the metric, before any verdict
+MDE_SHARE = 0.10  # the default MDE: 10 % of the control's value
+QUANTILE = 0.95
+
+HIGHER_IS_BETTER = {
+    "quality_score": True,
+    "feedback": True,
+    "latency_ms": False,
+    "latency_p95": False,
+    "cost_usd": False,
+    "error_rate": False,
+}
+MEANS = frozenset({"quality_score", "latency_ms", "cost_usd"})
+RATES = frozenset({"feedback", "error_rate"})
+CLASSIC_METHOD = {
+    "mean": "Welch's t-test",
+    "rate": "two-proportion z-test",
+    "quantile": "difference of p95s, normal approximation (Siddiqui–Bloch–Gastwirth density)",
+}
+SEQUENTIAL_METHOD = "mSPRT, normal mixture τ² = MDE² (Johari et al. 2017); confidence sequence"
+
+NOT_ENOUGH_DATA = "not enough data"
+NO_DIFFERENCE = "no difference"
+INVALID_SPLIT = "invalid split"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One arm's figure on a metric. `variance` is the variance of `value` as an estimate;
+    `unit_variance` is per observation (≈ n · variance), for Welch's df and sample sizes."""
+
+    kind: str  # "mean" | "rate" | "quantile"
+    value: float
+    variance: float
+    unit_variance: float
+    n: int
+    successes: int | None = None  # rates only
+
+
+def mean_estimate(*, n: int, total: float, total_sq: float) -> Estimate:
+    """A mean from a count, a sum and a sum of squares."""
+    if n <= 0:
+        return Estimate("mean", math.nan, math.nan, math.nan, 0)
+    mean = total / n
+    unit = max(total_sq - n * mean * mean, 0.0) / (n - 1) if n > 1 else math.nan
+    return Estimate("mean", mean, unit / n, unit, n)
+
+
+def rate_estimate(*, successes: int, trials: int) -> Estimate:
+    """A proportion. Its variance adds one success and one failure (Agresti–Caffo), so it is
+    never 0 when nothing (or everything) has happened yet."""
+    if trials <= 0:
+        return Estimate("rate", math.nan, math.nan, math.nan, 0, 0)
+    adjusted = (successes + 1) / (trials + 2)
+    unit = adjusted * (1 - adjusted)
+    return Estimate("rate", successes / trials, unit / (trials + 2), unit, trials, successes)
+
+
+def hall_sheather_bandwidth(n: int, p: float, alpha: float = ALPHA) -> float:
+    z = stats.norm.ppf(p)
+    ratio = 1.5 * stats.norm.pdf(z) ** 2 / (2 * z * z + 1)
+    return n ** (-1 / 3) * stats.norm.ppf(1 - alpha / 2) ** (2 / 3) * ratio ** (1 / 3)
+
+
+def quantile_estimate(
+    *, n: int, quantile: Callable[[float], float | None], p: float = QUANTILE
+) -> Estimate:
+    """A sample quantile from any quantile reader (exact values or a histogram), with the
+    asymptotic variance p(1 − p) / (n f(q)²)."""
+    value = quantile(p) if n > 0 else None
+    if value is None or n < 2:
+        return Estimate("quantile", math.nan, math.nan, math.nan, n)
+    h = hall_sheather_bandwidth(n, p)
+    low, high = max(p - h, 0.5 / n), min(p + h, 1 - 0.5 / n)
+    sparsity = (quantile(high) - quantile(low)) / (high - low)  # 1 / f(q)
+    unit = p * (1 - p) * sparsity * sparsity
+    return Estimate("quantile", value, unit / n, unit, n)
+
+
+@dataclass(frozen=True)
+class Inference:
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    method: str
+
+
+def _inference(difference: float, half: float, p: float, method: str) -> Inference:
+    d, half = float(difference), float(half)
+    return Inference(d, d - half, d + half, float(min(max(p, 0.0), 1.0)), method)
+
+
+def welch(control: Estimate, arm: Estimate, alpha: float = ALPHA) -> Inference:
+    v_control, v_arm = control.variance, arm.variance
+    variance = v_control + v_arm
+    difference = arm.value - control.value
+    if not variance > 0:
+        return _inference(difference, 0.0, float(difference == 0), CLASSIC_METHOD["mean"])
+    df = variance**2 / (v_control**2 / (control.n - 1) + v_arm**2 / (arm.n - 1))
+    t = difference / math.sqrt(variance)
+    half = stats.t.ppf(1 - alpha / 2, df) * math.sqrt(variance)
+    p = 2 * stats.t.sf(abs(t), df)
+    return _inference(difference, half, p, CLASSIC_METHOD["mean"])
+
+
+def two_proportions(control: Estimate, arm: Estimate, alpha: float = ALPHA) -> Inference:
+    """Pooled z for the p-value, unpooled (Wald) standard error for the interval."""
+    n_c, n_a = control.n, arm.n
+    difference = arm.value - control.value
+    pooled = (control.successes + arm.successes) / (n_c + n_a)
+    se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_a))
+    p = 2 * stats.norm.sf(abs(difference) / se_pooled) if se_pooled > 0 else 1.0
+    wald = math.sqrt(control.value * (1 - control.value) / n_c + arm.value * (1 - arm.value) / n_a)
+    half = stats.norm.ppf(1 - alpha / 2) * wald
+    return _inference(difference, half, p, CLASSIC_METHOD["rate"])
+
+
+def quantile_difference(control: Estimate, arm: Estimate, alpha: float = ALPHA) -> Inference:
+    difference = arm.value - control.value
+    se = math.sqrt(control.variance + arm.variance)
+    p = 2 * stats.norm.sf(abs(difference) / se) if se > 0 else float(difference == 0)
+    half = stats.norm.ppf(1 - alpha / 2) * se
+    return _inference(difference, half, p, CLASSIC_METHOD["quantile"])
+
+
+def classic_test(control: Estimate, arm: Estimate, alpha: float = ALPHA) -> Inference:
+    test = {"mean": welch, "rate": two_proportions, "quantile": quantile_difference}
+    return test[control.kind](control, arm, alpha)
+
+
+def msprt_p_value(difference, variance, tau2):
+    """Always-valid p-value of H0: D = 0 (numpy-vectorised; variance > 0, tau2 > 0)."""
+    difference, variance = np.asarray(difference, float), np.asarray(variance, float)
+    log_lambda = 0.5 * np.log(variance / (variance + tau2)) + tau2 * difference**2 / (
+        2 * variance * (variance + tau2)
+    )
+    return np.exp(-np.maximum(log_lambda, 0.0))
+
+
+def confidence_sequence(difference, variance, tau2, alpha: float = ALPHA):
+    """The (low, high) normal-mixture confidence sequence for D: the effects the mSPRT at
+    level alpha does not reject (numpy-vectorised)."""
+    difference, variance = np.asarray(difference, float), np.asarray(variance, float)
+    radius = np.sqrt(
+        2
+        * variance
+        * (variance + tau2)
+        / tau2
+        * (np.log(1 / alpha) + 0.5 * np.log((variance + tau2) / variance))
+    )
+    return difference - radius, difference + radius
+
+
+def sequential_test(
+    control: Estimate, arm: Estimate, *, tau2: float, alpha: float = ALPHA
+) -> Inference:
+    difference = arm.value - control.value
+    variance = control.variance + arm.variance
+    if not variance > 0:  # both arms constant: the difference is known exactly
+        return Inference(difference, difference, difference, float(difference == 0), "exact")
+    low, high = confidence_sequence(difference, variance, tau2, alpha)
+    p = msprt_p_value(difference, variance, tau2)
+    return Inference(float(difference), float(low), float(high), float(p), SEQUENTIAL_METHOD)
+
+
+@dataclass(frozen=True)
+class SampleRatio:
+    chi2: float | None
+    p_value: float | None
+    ok: bool
+
+
+def sample_ratio_check(counts: Sequence[int], weights: Sequence[float]) -> SampleRatio:
+    """Chi-square of observed calls per arm against the configured weights; a mismatch when
+    p < SRM_ALPHA. Below 5 expected per arm the test says nothing (ok, no figures)."""
+    total = sum(counts)
+    expected = [total * weight / sum(weights) for weight in weights]
+    if total == 0 or min(expected) < 5:
+        return SampleRatio(None, None, True)
+    chi2, p = stats.chisquare(list(counts), f_exp=expected)
+    return SampleRatio(float(chi2), float(p), bool(p >= SRM_ALPHA))
+
+
+def sample_size_per_arm(
+    control: Estimate, arm: Estimate, mde: float, *, alpha: float = ALPHA, power: float = POWER
+) -> int | None:
+    """Fixed-horizon n per arm to detect `mde` (two-sided alpha, power): (z₁₋α/₂ + z_power)² ·
+    (σ²_control + σ²_arm) / MDE². The sequential test usually needs somewhat more."""
+    unit = control.unit_variance + arm.unit_variance
+    if not (mde > 0 and math.isfinite(unit)):
+        return None
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return math.ceil(z * z * unit / (mde * mde))
+
+
+def default_mde(metric: str, control: Estimate, configured: float | None) -> float | None:
+    """The experiment's MDE, else 10 % of the control's value (None when that is 0)."""
+    if configured is not None and configured > 0:
+        return float(configured)
+    mde = MDE_SHARE * abs(control.value)
+    return mde if mde > 0 else None
+
+
+@dataclass(frozen=True)
+class Arm:
+    label: str
+    weight: float
+    calls: int  # every call of the arm: the SRM check's count
+    estimate: Estimate
+
+
+@dataclass
+class Comparison:
+    label: str
+    control_value: float
+    value: float
+    classic: Inference | None
+    sequential: Inference | None
+    mde: float | None
+    needed_per_arm: int | None
+    verdict: str
+    explanation: str
+
+
+@dataclass
+class Analysis:
+    metric: str
+    control: str
+    srm: SampleRatio
+    comparisons: list[Comparison] = field(default_factory=list)
+    verdict: str = NOT_ENOUGH_DATA
+    explanation: str = ""
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4g}"
+
+
+def _compare(
+    metric: str, control: Arm, arm: Arm, *, mde_setting: float | None, alpha: float
+) -> Comparison:
+    c, a = control.estimate, arm.estimate
+    mde = default_mde(metric, c, mde_setting)
+    short = [x for x in (control, arm) if x.estimate.n < MIN_OBSERVATIONS]
+    valid = math.isfinite(c.value) and math.isfinite(a.value)
+    if short or not valid:
+        who = ", ".join(f"{x.label} has {x.estimate.n}" for x in short) or "no figure yet"
+        return Comparison(
+            arm.label, c.value, a.value, None, None, mde, None, NOT_ENOUGH_DATA,
+            f"Too few observations of {metric} ({who}; {MIN_OBSERVATIONS} per arm are needed "
+            "before any verdict).",
+        )  # fmt: skip
+    needed = sample_size_per_arm(c, a, mde) if mde else None
+    classic = classic_test(c, a)
+    if mde is None:
+        return Comparison(
+            arm.label, c.value, a.value, classic, None, None, None, NOT_ENOUGH_DATA,
+            f"The control's {metric} is 0, so there is no default minimum detectable effect; "
+            "set one on the experiment.",
+        )  # fmt: skip
+    sequential = sequential_test(c, a, tau2=mde * mde, alpha=alpha)
+    verdict, words = _verdict(metric, arm.label, sequential, mde)
+    n_now = min(c.n, a.n)
+    explanation = (
+        f"{arm.label}'s {metric} is {_num(a.value)} against {control.label}'s {_num(c.value)} "
+        f"({_signed(sequential.difference)}; always-valid {100 * (1 - alpha):.4g} % interval "
+        f"{_signed(sequential.ci_low)} to {_signed(sequential.ci_high)}, "
+        f"p {_num(sequential.p_value)}; {classic.method} p {_num(classic.p_value)}). {words}"
+    )
+    if verdict == NOT_ENOUGH_DATA and needed:
+        explanation += (
+            f" A fixed-horizon test of the MDE ±{_num(mde)} needs about {needed} per arm "
+            f"({max(needed - n_now, 0)} more than the {n_now} so far; sequential needs a bit more)."
+        )
+    return Comparison(
+        arm.label, c.value, a.value, classic, sequential, mde, needed, verdict, explanation
+    )
+
+
+def _verdict(metric: str, label: str, sequential: Inference, mde: float) -> tuple[str, str]:
+    low, high = sequential.ci_low, sequential.ci_high
+    if low > 0 or high < 0:
+        good = (low > 0) == HIGHER_IS_BETTER[metric]
+        return (f"{label} better" if good else f"{label} worse"), (
+            f"The interval excludes 0: {label} is {'better' if good else 'worse'}."
+        )
+    if -mde <= low and high <= mde:
+        return NO_DIFFERENCE, (
+            f"The interval includes 0 and lies within the MDE ±{_num(mde)}: no difference "
+            "worth having."
+        )
+    return NOT_ENOUGH_DATA, "The interval still includes 0 and effects beyond the MDE."
+
+
+def analyse(
+    *,
+    metric: str,
+    arms: Sequence[Arm],
+    minimum_detectable_effect: float | None = None,
+    alpha: float = ALPHA,
+) -> Analysis:
+    """Every challenger (arms[1:]) against the control (arms[0]) on `metric`, with the SRM
+    check and one overall verdict."""
+    control, challengers = arms[0], list(arms[1:])
+    srm = sample_ratio_check([arm.calls for arm in arms], [arm.weight for arm in arms])
+    analysis = Analysis(metric=metric, control=control.label, srm=srm)
+    per_arm_alpha = alpha / max(len(challengers), 1)
+    for arm in challengers:
+        comparison = _compare(
+            metric, control, arm, mde_setting=minimum_detectable_effect, alpha=per_arm_alpha
+        )
+        if not srm.ok:
+            comparison.verdict = INVALID_SPLIT
+            comparison.explanation = _srm_words(srm, arms)
+        analysis.comparisons.append(comparison)
+    analysis.verdict, analysis.explanation = _overall(metric, analysis, arms)
+    return analysis
+
+
+def _srm_words(srm: SampleRatio, arms: Sequence[Arm]) -> str:
+    observed = ", ".join(f"{arm.label} {arm.calls}" for arm in arms)
+    weights = ":".join(f"{arm.weight:g}" for arm in arms)
+    return (
+        f"Sample-ratio mismatch: calls {observed} do not fit the weights {weights} "
+        f"(chi-square {srm.chi2:.4g}, p {srm.p_value:.2g} < {SRM_ALPHA}). Assignment or "
+        "reporting is broken, so no comparison can be trusted."
+    )
+
+
+def _overall(metric: str, analysis: Analysis, arms: Sequence[Arm]) -> tuple[str, str]:
+    comparisons = analysis.comparisons
+    if not analysis.srm.ok:
+        return INVALID_SPLIT, _srm_words(analysis.srm, arms)
+    sign = 1 if HIGHER_IS_BETTER[metric] else -1
+    better = [c for c in comparisons if c.verdict.endswith(" better")]
+    if better:
+        best = max(better, key=lambda c: sign * (c.value - c.control_value))
+        return best.verdict, best.explanation
+    if any(c.verdict == NOT_ENOUGH_DATA for c in comparisons) or not comparisons:
+        undecided = [c for c in comparisons if c.verdict == NOT_ENOUGH_DATA]
+        return NOT_ENOUGH_DATA, undecided[0].explanation if undecided else "No challenger."
+    worse = [c for c in comparisons if c.verdict.endswith(" worse")]
+    if worse:
+        labels = ", ".join(c.label for c in worse)
+        return f"{labels} worse", " ".join(c.explanation for c in worse)
+    return NO_DIFFERENCE, " ".join(c.explanation for c in comparisons)
