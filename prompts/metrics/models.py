@@ -85,14 +85,16 @@ class EventKey(models.Model):
 
 
 class DirtyHour(models.Model):
-    """A prompt-hour with events that its rollup rows do not include yet."""
+    """A prompt-hour with events that its rollup rows may not include yet. Each ingest
+    transaction appends its own marks (never merged into an existing one), so a mark is visible
+    exactly when its events are: a rollup run that takes it recomputes with them."""
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
     hour = models.DateTimeField()
     marked_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["prompt", "hour"], name="dirty_hour_once")]
+        indexes = [models.Index(fields=["prompt", "hour"], name="dirty_prompt_hour")]
 
     def __str__(self) -> str:
         return f"{self.prompt_id} {self.hour:%Y-%m-%d %H}h"

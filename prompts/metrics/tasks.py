@@ -1,0 +1,18 @@
+"""Celery tasks of the metrics app (beat rows: migration 0002). Each calls a service and is safe
+to run twice."""
+
+from celery import shared_task
+
+from prompts.metrics import rollups
+
+
+@shared_task(ignore_result=True)
+def rollup_dirty_hours() -> int:
+    """Every minute: recompute the prompt-hours that got events since the last run."""
+    return rollups.rollup_dirty_hours()
+
+
+@shared_task(ignore_result=True)
+def maintain_partitions() -> dict:
+    """Daily: event partitions ahead, and retention (partitions, keys, rollups)."""
+    return rollups.retention_apply()
