@@ -37,7 +37,11 @@ def _small_json(value: dict[str, Any]) -> str:
     return text
 
 
-Number = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+# Bounds keep every sum (and sum of squares) of a retention window finite.
+MAX_LATENCY_MS = 86_400_000.0  # a day
+MAX_COST_USD = 1_000_000.0
+Latency = Annotated[float, Strict(), Field(ge=0, le=MAX_LATENCY_MS, allow_inf_nan=False)]
+Cost = Annotated[float, Strict(), Field(ge=0, le=MAX_COST_USD, allow_inf_nan=False)]
 Tokens = Annotated[StrictInt, Field(ge=0, le=MAX_TOKENS)]
 
 
@@ -49,10 +53,10 @@ class EventIn(BaseModel):
     environment: Annotated[str, Field(pattern=SLUG_PATTERN, max_length=63)]
     experiment: Annotated[StrictInt, Field(ge=1, le=2**63 - 1)] | None = None
     arm: Literal[*ARM_LABELS] | None = None
-    latency_ms: Number
+    latency_ms: Latency
     input_tokens: Tokens = 0
     output_tokens: Tokens = 0
-    cost_usd: Number = 0.0
+    cost_usd: Cost = 0.0
     quality_score: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] | None = None
     feedback: Literal[-1, 0, 1] | None = None
     error: StrictBool = False
