@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals import api
+from approvals import api, experiments_api
 
 PROMPT = "prompts/<slug:namespace>/<slug:name>/"
 
@@ -21,4 +21,13 @@ urlpatterns = [
     ),
     path("promotions/<int:pk>/reject/", api.PromotionReject.as_view(), name="api-promotion-reject"),
     path("promotions/<int:pk>/cancel/", api.PromotionCancel.as_view(), name="api-promotion-cancel"),
+    path("experiments/", experiments_api.ExperimentListCreate.as_view(), name="api-experiments"),
+    path(
+        "experiments/<int:pk>/", experiments_api.ExperimentDetail.as_view(), name="api-experiment"
+    ),
+    path(
+        "experiments/<int:pk>/stop/",
+        experiments_api.ExperimentStop.as_view(),
+        name="api-experiment-stop",
+    ),
 ]

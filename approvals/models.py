@@ -3,12 +3,14 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from prompts.models import Environment, Prompt, PromptVersion
+from prompts.models import Environment, Experiment, Prompt, PromptVersion
 from teams.models import Namespace
 
 
 class PromotionRequest(ConcurrentTransitionMixin, models.Model):
-    """A request to run `version` of `prompt` in `environment`.
+    """A request to run `version` of `prompt` in `environment`, or (kind `experiment`) to
+    split the environment's traffic between versions: `version` is then the first arm that
+    is not the control, and `experiment` the split that starts once approved.
 
     pending → approved → applied, or pending → rejected / cancelled / superseded / expired.
     An environment that needs no approval goes straight from pending to applied.
@@ -23,6 +25,19 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
         SUPERSEDED = "superseded", "Superseded"
         EXPIRED = "expired", "Expired"
 
+    class Kind(models.TextChoices):
+        PROMOTION = "promotion", "Promotion"
+        EXPERIMENT = "experiment", "Experiment"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PROMOTION)
+    experiment = models.OneToOneField(
+        Experiment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="promotion_request",
+        help_text="What an `experiment` request starts once approved.",
+    )
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="promotion_requests")
     version = models.ForeignKey(
         PromptVersion, on_delete=models.PROTECT, related_name="promotion_requests"
@@ -61,6 +76,11 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
                 condition=Q(state="pending"),
                 name="one_pending_request_per_prompt_environment",
             ),
+            models.CheckConstraint(
+                condition=Q(kind="promotion", experiment__isnull=True)
+                | Q(kind="experiment", experiment__isnull=False),
+                name="promotion_request_kind",
+            ),
         ]
         indexes = [models.Index(fields=["state", "environment"])]
 
@@ -70,6 +90,19 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     @property
     def is_open(self) -> bool:
         return self.state == self.State.PENDING
+
+    def changed_versions(self) -> list[PromptVersion]:
+        """The versions this request would put in front of consumers: its version, or every
+        arm of its experiment besides the control (from `experiment.arms.all()`, so a prefetch
+        serves lists). Their authors never approve it (four-eyes)."""
+        if self.kind != self.Kind.EXPERIMENT:
+            return [self.version]
+        arms = sorted(self.experiment.arms.all(), key=lambda arm: arm.label)
+        return [arm.version for arm in arms if not arm.is_control]
+
+    @property
+    def author_ids(self) -> set[int]:
+        return {version.author_id for version in self.changed_versions()}
 
     @property
     def approval_count(self) -> int:

@@ -13,7 +13,7 @@ from approvals.models import PromotionRequest, PromotionScope, Review
 from approvals.permissions import grant_lookup, holders_of, promotion_scopes_of, scope_filter
 from portal.audit.models import AuditEntry
 from portal.errors import NotFound
-from prompts.models import Deployment, Environment, Prompt, PromptVersion
+from prompts.models import Deployment, Environment, ExperimentArm, Prompt, PromptVersion
 from teams import permissions
 from teams.models import Namespace, Team
 from teams.permissions import Principal, namespaces_visible_to
@@ -28,8 +28,12 @@ def promotion_requests_visible_to(*, user: Principal) -> QuerySet[PromotionReque
             "environment",
             "requested_by",
             "previous_version",
+            "experiment",
         )
-        .prefetch_related(Prefetch("reviews", queryset=Review.objects.select_related("reviewer")))
+        .prefetch_related(
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer")),
+            Prefetch("experiment__arms", queryset=ExperimentArm.objects.select_related("version")),
+        )
         .order_by("-created_at", "-pk")
     )
 
@@ -48,11 +52,15 @@ def inbox(*, user: Principal) -> QuerySet[PromotionRequest]:
     in_scope = promotion_scopes_of(user).filter(
         namespace=OuterRef("prompt__namespace"), environment=OuterRef("environment")
     )
+    authored_arm = ExperimentArm.objects.filter(
+        experiment=OuterRef("experiment"), is_control=False, version__author=user
+    )
     return (
         promotion_requests_visible_to(user=user)
         .filter(Exists(in_scope), state=PromotionRequest.State.PENDING)
         .exclude(requested_by=user)
         .exclude(version__author=user)
+        .exclude(Exists(authored_arm))
         .exclude(reviews__reviewer=user)
         .order_by("created_at", "pk")
     )
@@ -67,7 +75,8 @@ def counts_as_approval(request: PromotionRequest, reviewer: AbstractBaseUser, ho
     the approval; a restored one brings it back)."""
     return (
         reviewer.is_active
-        and reviewer.pk not in (request.requested_by_id, request.version.author_id)
+        and reviewer.pk != request.requested_by_id
+        and reviewer.pk not in request.author_ids
         and reviewer.pk in holders
     )
 
@@ -155,7 +164,7 @@ def eligible_reviewers(*, request: PromotionRequest) -> list[AbstractBaseUser]:
     )
     return list(
         reviewers.filter(is_active=True)
-        .exclude(pk__in=[request.requested_by_id, request.version.author_id])
+        .exclude(pk__in=[request.requested_by_id, *request.author_ids])
         .order_by("username")
     )
 

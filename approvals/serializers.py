@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from approvals.models import PromotionRequest, Review
 from approvals.selectors import count_approvals
-from prompts.models import Environment
+from prompts.models import ARM_LABELS, Environment, Experiment
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -49,6 +49,8 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
         model = PromotionRequest
         fields = [
             "id",
+            "kind",
+            "experiment",
             "prompt",
             "version",
             "environment",
@@ -122,3 +124,88 @@ class PromotionRightInputSerializer(serializers.Serializer):
         if ("username" in attrs) == ("team" in attrs):
             raise serializers.ValidationError("Name exactly one of 'username' or 'team'.")
         return attrs
+
+
+class ExperimentArmSerializer(serializers.Serializer):
+    arm = serializers.CharField(source="label")
+    version = serializers.IntegerField(source="version.number")
+    weight = serializers.IntegerField()
+    control = serializers.BooleanField(source="is_control")
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    prompt = serializers.CharField(source="prompt.full_name", read_only=True)
+    environment = serializers.CharField(source="environment.slug", read_only=True)
+    arms = ExperimentArmSerializer(many=True, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    stopped_by = serializers.CharField(
+        source="stopped_by.username", read_only=True, allow_null=True, default=None
+    )
+    winner = serializers.CharField(
+        source="winner.label", read_only=True, allow_null=True, default=None
+    )
+    request = serializers.SerializerMethodField(
+        help_text="The promotion request of kind `experiment` (approval environments)."
+    )
+
+    class Meta:
+        model = Experiment
+        fields = [
+            "id",
+            "prompt",
+            "environment",
+            "state",
+            "hypothesis",
+            "primary_metric",
+            "minimum_detectable_effect",
+            "guardrails",
+            "arms",
+            "created_by",
+            "created_at",
+            "started_at",
+            "stopped_at",
+            "stopped_by",
+            "stop_cause",
+            "stop_reason",
+            "winner",
+            "request",
+        ]
+        read_only_fields = fields
+
+    def get_request(self, experiment) -> dict | None:
+        request = getattr(experiment, "promotion_request", None)
+        if request is None:
+            return None
+        return {"id": request.pk, "state": request.state}
+
+
+class ArmInputSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    weight = serializers.IntegerField(min_value=1, max_value=99)
+
+
+class ExperimentCreateSerializer(serializers.Serializer):
+    prompt = serializers.CharField(help_text='"namespace/name"')
+    environment = serializers.SlugField()
+    arms = ArmInputSerializer(many=True, help_text="2–5 arms; whole weights summing to 100.")
+    hypothesis = serializers.CharField(max_length=2000)
+    primary_metric = serializers.ChoiceField(choices=Experiment.Metric.choices)
+    minimum_detectable_effect = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, default=None
+    )
+    guardrails = serializers.ListField(
+        child=serializers.DictField(), required=False, default=list, max_length=10
+    )
+    justification = serializers.CharField(max_length=2000)
+
+
+class ExperimentStopSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+    winner = serializers.ChoiceField(
+        choices=list(ARM_LABELS), required=False, allow_null=True, default=None
+    )
+
+
+class ExperimentStoppedSerializer(serializers.Serializer):
+    experiment = ExperimentSerializer()
+    promotion = PromotionRequestSerializer(allow_null=True)

@@ -61,9 +61,17 @@ def notify_promotion_event(request_id: int, event: str) -> None:
         return
     users = eligible_reviewers(request=request) if event == "requested" else [request.requested_by]
     what = f"{request.prompt.full_name} v{request.version.number} to {request.environment.slug}"
+    kind = "Promotion"
+    if request.kind == PromotionRequest.Kind.EXPERIMENT:
+        split = " / ".join(
+            f"{arm.label} v{arm.version.number} {arm.weight} %"
+            for arm in request.experiment.arms.select_related("version")
+        )
+        kind, what = "Experiment", f"on {request.prompt.full_name} in {request.environment.slug}"
+        what += f" ({split})"
     notify(
         event=EVENTS[event],
-        subject=f"Promotion of {what} {VERBS[event]}",
+        subject=f"{kind} {what} {VERBS[event]}",
         body=(f"Requested by {request.requested_by.get_username()}: {request.justification}"),
         team=request.prompt.namespace.team,
         users=users,
@@ -74,6 +82,7 @@ def notify_promotion_event(request_id: int, event: str) -> None:
             "version": request.version.number,
             "environment": request.environment.slug,
             "state": request.state,
+            "kind": request.kind,
         },
     )
 

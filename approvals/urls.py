@@ -24,6 +24,8 @@ urlpatterns = [
         "promotions/<int:pk>/cancel/", views.promotion_decide, {"decision": "cancel"}, name="cancel"
     ),
     path(f"{PROMPT}/promote/", views.promotion_create, name="promote"),
+    path(f"{PROMPT}/experiments/new/", views.experiment_create, name="experiment_create"),
+    path("experiments/<int:pk>/", views.experiment_detail, name="experiment"),
     path(f"{PROMPT}/deployments/", views.deployment_history, name="deployments"),
     path(f"{PROMPT}/deployments/rollback/", views.rollback, name="rollback"),
     path("namespaces/<slug:namespace>/", views.namespace_detail, name="namespace"),

@@ -64,6 +64,11 @@ class ErrorCode(StrEnum):
     FOUR_EYES = "four_eyes"
     NOT_PREVIOUSLY_DEPLOYED = "not_previously_deployed"
     NOTHING_TO_ROLL_BACK_TO = "nothing_to_roll_back_to"
+    # Experiments
+    EXPERIMENT_RUNNING = "experiment_running"
+    EXPERIMENT_NOT_RUNNING = "experiment_not_running"
+    CONTROL_CHANGED = "control_changed"
+    UNTESTED_VERSION = "untested_version"
     # A request that can no longer be decided, by its state
     REQUEST_APPROVED = "request_approved"
     REQUEST_APPLIED = "request_applied"

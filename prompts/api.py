@@ -223,9 +223,10 @@ def _resolve_query(params) -> dict:
     number = version_number(version)
     if version is not None and number is None:
         raise Invalid.field("version", "A version is a positive whole number.")
-    if len(params.get("subject", "")) > 200:
+    subject = params.get("subject") or None
+    if subject is not None and len(subject) > 200:
         raise Invalid.field("subject", "At most 200 characters.")
-    return {"environment": environment, "version": number}
+    return {"environment": environment, "version": number, "subject": subject}
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -321,6 +322,7 @@ class Render(APIView):
             name=name,
             environment=data["environment"],
             version=data.get("version"),
+            subject=data.get("subject") or None,
         )
         rendered = resolve.render_resolved(resolved, data["variables"])
         response = _with_resolve_headers(

@@ -32,9 +32,9 @@ from portal.audit.services import audit
 from portal.errors import Conflict, ErrorCode, Invalid, NotFound, PermissionDenied
 from portal.transactions import atomic_write
 from portal.validation import check_note
+from prompts import experiments, selectors
 from prompts import resolve as resolve_cache
-from prompts import selectors
-from prompts.models import Deployment, Prompt
+from prompts.models import Deployment, Experiment, Prompt
 from teams import hooks, permissions
 from teams.models import Namespace
 from teams.notifications import events
@@ -184,6 +184,13 @@ def may_retire_now(actor: Principal, prompt: Prompt) -> bool:
     return sunset_passed(prompt) or permissions.is_staff(actor)
 
 
+def _stop_experiments(actor: Principal | None, prompt: Prompt) -> None:
+    """A retired prompt answers 410 everywhere: nothing of it runs, no experiment either."""
+    experiments.stop_running(
+        actor=actor, prompt=prompt, environment=None, cause=Experiment.StopCause.RETIRED
+    )
+
+
 def _save(
     actor: Principal | None, prompt: Prompt, action: str, before: dict, justification: str, **extra
 ) -> Prompt:
@@ -304,6 +311,7 @@ def prompt_retire(*, actor: Principal, prompt: Prompt, reason: str = "") -> Prom
         raise Invalid.field("justification", "Retiring before the sunset needs a justification.")
     before = _state(prompt)
     prompt.state = Prompt.State.RETIRED
+    _stop_experiments(actor, prompt)
     if early:
         return _save(actor, prompt, "prompt.retired_early", before, reason, override=True)
     return _save(actor, prompt, "prompt.retired", before, reason)
@@ -325,6 +333,7 @@ def prompt_retire_at_sunset(*, prompt: Prompt, now: dt.datetime | None = None) -
         return None
     before = _state(prompt)
     prompt.state = Prompt.State.RETIRED
+    _stop_experiments(None, prompt)
     reason = (
         f"Sunset {prompt.sunset_at.isoformat()} passed; namespace {prompt.namespace.slug} "
         "retires deprecated prompts automatically."

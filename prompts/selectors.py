@@ -7,7 +7,7 @@ from django.db.models import Max, Prefetch, QuerySet
 from portal.errors import NotFound
 from prompts import diffs
 from prompts.content import VersionContent
-from prompts.models import Deployment, Environment, Prompt, PromptVersion
+from prompts.models import Deployment, Environment, Experiment, ExperimentArm, Prompt, PromptVersion
 from teams.permissions import Principal, namespaces_visible_to
 
 
@@ -92,3 +92,28 @@ def version_diff(*, old: PromptVersion, new: PromptVersion) -> diffs.VersionDiff
         new_number=new.number,
         name=old.prompt.full_name,
     )
+
+
+def experiments_visible_to(*, user: Principal) -> QuerySet[Experiment]:
+    return (
+        Experiment.objects.filter(prompt__namespace__in=namespaces_visible_to(user=user))
+        .select_related(
+            "prompt__namespace__team",
+            "environment",
+            "created_by",
+            "stopped_by",
+            "winner",
+            "promotion_request",
+        )
+        .prefetch_related(
+            Prefetch("arms", queryset=ExperimentArm.objects.select_related("version__author"))
+        )
+    )
+
+
+def experiment_get(*, user: Principal, experiment_id: int) -> Experiment:
+    """One experiment the caller may read (404 otherwise: nothing revealed)."""
+    experiment = experiments_visible_to(user=user).filter(pk=experiment_id).first()
+    if experiment is None:
+        raise NotFound(f"No experiment {experiment_id}.")
+    return experiment

@@ -14,6 +14,7 @@ from portal.errors import Conflict, ErrorCode, Invalid
 from portal.transactions import atomic_write
 from portal.validation import clean_or_invalid, conflict_on_integrity_error
 from portal.validators import SLUG_HELP, slug_validator
+from prompts import experiments
 from prompts import resolve as resolve_cache
 from prompts.composition import check_includes
 from prompts.content import build_content
@@ -21,6 +22,7 @@ from prompts.models import (
     ENVIRONMENT_SETTINGS,
     Deployment,
     Environment,
+    Experiment,
     Prompt,
     PromptVersion,
     Tag,
@@ -283,6 +285,9 @@ def deployment_set(
     ):
         deployment.save()
     resolve_cache.invalidate_prompts([prompt])
+    experiments.stop_running(
+        actor=actor, prompt=prompt, environment=environment, cause=Experiment.StopCause.DEPLOYMENT
+    )
     audit(
         actor=actor,
         action=action,

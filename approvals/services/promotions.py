@@ -18,7 +18,8 @@ from portal.audit.services import audit
 from portal.errors import Conflict, ErrorCode, Invalid, PermissionDenied
 from portal.transactions import atomic_write
 from portal.validation import check_note
-from prompts.models import Deployment, Environment, Prompt, PromptVersion
+from prompts.experiments import experiment_cancel, experiment_start
+from prompts.models import Deployment, Environment, Experiment, Prompt, PromptVersion
 from prompts.services import deployment_set
 from teams import permissions
 from teams.permissions import Principal, require
@@ -36,7 +37,9 @@ def lock_prompt(prompt: Prompt) -> Prompt:
 def _lock_request(request: PromotionRequest) -> PromotionRequest:
     return (
         PromotionRequest.objects.select_for_update(of=("self",))
-        .select_related("prompt__namespace", "version__author", "environment", "requested_by")
+        .select_related(
+            "prompt__namespace", "version__author", "environment", "requested_by", "experiment"
+        )
         .get(pk=request.pk)
     )
 
@@ -90,11 +93,17 @@ def audit_request(
     )
 
 
-def close(request: PromotionRequest, transition) -> None:
-    """Move a pending request to a final state now."""
+def close(request: PromotionRequest, transition, actor: Principal | None = None) -> None:
+    """Move a pending request to a final state now (its experiment, if any, is cancelled)."""
     transition()
     request.decided_at = timezone.now()
     request.save()
+    if request.experiment_id:
+        experiment_cancel(
+            actor=actor,
+            experiment=request.experiment,
+            reason=f"Its request #{request.pk} was {request.state}.",
+        )
 
 
 def notify(request: PromotionRequest, event: str) -> None:
@@ -122,6 +131,16 @@ def _apply(request: PromotionRequest, actor: Principal | None, **details) -> Non
     request.mark_applied()
     request.decided_at = request.decided_at or timezone.now()
     request.save()
+    if request.kind == PromotionRequest.Kind.EXPERIMENT:
+        experiment_start(
+            actor=actor,
+            experiment=request.experiment,
+            justification=request.justification,
+            request=request.pk,
+            requested_by=request.requested_by.get_username(),
+            **details,
+        )
+        return
     deployment_set(
         prompt=request.prompt,
         environment=request.environment,
@@ -178,23 +197,56 @@ def promotion_request(
             f"Version {version.number} must run in {', '.join(missing)} before {environment.slug}.",
             code=ErrorCode.ENVIRONMENT_ORDER,
         )
+    request = open_request(
+        actor=actor,
+        prompt=prompt,
+        environment=environment,
+        version=version,
+        previous_version=current.version if current else None,
+        justification=justification,
+        override=bool(override and missing),
+        skipped=missing if override else [],
+    )
+    if request.required_approvals == 0:
+        _apply(request, actor)
+    notify(request, "requested" if request.is_open else "applied")
+    return request
+
+
+def open_request(
+    *,
+    actor: Principal,
+    prompt: Prompt,
+    environment: Environment,
+    version: PromptVersion,
+    previous_version: PromptVersion | None,
+    justification: str,
+    override: bool = False,
+    skipped: list[str] | None = None,
+    experiment: Experiment | None = None,
+) -> PromotionRequest:
+    """A new pending request (the prompt and its deployment locked by the caller): older
+    pending requests for the same environment are superseded by it."""
     older = list(
         PromotionRequest.objects.select_for_update(of=("self",))
-        .select_related("prompt__namespace", "version", "environment")
+        .select_related("prompt__namespace", "version", "environment", "experiment")
         .filter(prompt=prompt, environment=environment, state=PromotionRequest.State.PENDING)
         .order_by("pk")
     )
     for stale in older:
-        close(stale, stale.mark_superseded)
+        close(stale, stale.mark_superseded, actor)
+    kind = PromotionRequest.Kind.EXPERIMENT if experiment else PromotionRequest.Kind.PROMOTION
     request = PromotionRequest.objects.create(
+        kind=kind,
+        experiment=experiment,
         prompt=prompt,
         version=version,
         environment=environment,
-        previous_version=current.version if current else None,
+        previous_version=previous_version,
         requested_by=actor,
         justification=justification,
         required_approvals=environment.min_approvals if environment.requires_approval else 0,
-        override=bool(override and missing),
+        override=override,
     )
     for stale in older:
         stale.superseded_by = request
@@ -206,12 +258,10 @@ def promotion_request(
         "promotion.override" if request.override else "promotion.requested",
         request,
         justification=justification,
-        before={"version": request.previous_version.number if request.previous_version else None},
-        skipped_environments=missing if override else [],
+        before={"version": previous_version.number if previous_version else None},
+        skipped_environments=skipped or [],
+        **({"experiment": experiment.pk} if experiment else {}),
     )
-    if request.required_approvals == 0:
-        _apply(request, actor)
-    notify(request, "requested" if request.is_open else "applied")
     return request
 
 
@@ -235,14 +285,16 @@ def _require_open(request: PromotionRequest) -> None:
 
 
 def four_eyes_refusal(request: PromotionRequest, reviewer: Principal) -> str | None:
-    """Why `reviewer` may not approve their own change, or None."""
+    """Why `reviewer` may not approve their own change, or None. For an experiment, the
+    change is every version it would serve besides the control."""
     if reviewer.pk == request.requested_by_id:
         return "You requested this promotion; someone else must approve it (four-eyes rule)."
-    if reviewer.pk == request.version.author_id:
-        return (
-            f"You authored version {request.version.number}; someone else must approve it "
-            "(four-eyes rule)."
-        )
+    for version in request.changed_versions():
+        if reviewer.pk == version.author_id:
+            return (
+                f"You authored version {version.number}; someone else must approve it "
+                "(four-eyes rule)."
+            )
     return None
 
 
@@ -339,7 +391,7 @@ def promotion_reject(
         reviewer=actor,
         defaults={"decision": Review.Decision.REJECT, "comment": comment},
     )
-    close(request, request.mark_rejected)
+    close(request, request.mark_rejected, actor)
     audit_request(actor, "promotion.rejected", request, justification=comment)
     notify(request, "rejected")
     return request
@@ -365,7 +417,7 @@ def promotion_cancel(
         "Only the requester, the namespace's owners or staff cancel a request.",
     )
     _require_open(request)
-    close(request, request.mark_cancelled)
+    close(request, request.mark_cancelled, actor)
     audit_request(actor, "promotion.cancelled", request, justification=comment)
     notify(request, "cancelled")
     return request

@@ -1,5 +1,6 @@
 """Portal pages of the approvals app."""
 
+from approvals.views.experiments import experiment_create, experiment_detail
 from approvals.views.history import deployment_history, rollback
 from approvals.views.namespaces import (
     namespace_detail,
@@ -19,6 +20,8 @@ from approvals.views.promotions import (
 
 __all__ = [
     "deployment_history",
+    "experiment_create",
+    "experiment_detail",
     "inbox",
     "inbox_count",
     "namespace_detail",

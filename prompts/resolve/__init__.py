@@ -23,7 +23,7 @@ from django.core.cache import cache
 from portal.errors import ErrorCode, Gone, Invalid, NotFound
 from prompts.models import Prompt
 from prompts.rendering import Source, check_variables, render_all
-from prompts.resolve import counts
+from prompts.resolve import assign, counts
 from prompts.resolve.answers import load, may_read
 from prompts.resolve.keys import cache_keys, invalidate_prompts, namespace_changed
 from teams.permissions import Principal, ServicePrincipal
@@ -67,6 +67,7 @@ def resolve(
     name: str,
     environment: str,
     version: int | None = None,
+    subject: str | None = None,
     cached: dict[str, Any] | None = None,
 ) -> Resolved:
     """`cached` is what the caller already read at `cache_keys` (the hot path reads them with
@@ -87,7 +88,7 @@ def resolve(
             entry["gone"]["detail"], code=ErrorCode.RETIRED, extensions=entry["gone"]["extra"]
         )
     _count(entry, namespace, name, environment, user)
-    return _resolved(entry)
+    return _resolved(entry, subject)
 
 
 def _count(
@@ -99,8 +100,17 @@ def _count(
         counts.note(namespace=namespace, name=name, environment=environment, caller=caller)
 
 
-def _resolved(entry: dict[str, Any]) -> Resolved:
-    return Resolved(body_json=entry["body_json"], etag=entry["etag"], headers=entry["headers"])
+def _resolved(entry: dict[str, Any], subject: str | None) -> Resolved:
+    """The answer, or while an experiment runs the subject's arm's answer (its own ETag)."""
+    experiment = entry.get("experiment")
+    if not experiment:
+        return Resolved(body_json=entry["body_json"], etag=entry["etag"], headers=entry["headers"])
+    arm = assign.pick(experiment["arms"], assign.bucket_of(experiment["id"], subject))
+    return Resolved(
+        body_json=arm["body_json"],
+        etag=arm["etag"],
+        headers={**entry["headers"], "ETag": arm["etag"]},
+    )
 
 
 def resolve_warm(
@@ -111,6 +121,7 @@ def resolve_warm(
     environment: str,
     version: int | None,
     cached: dict[str, Any],
+    subject: str | None = None,
 ) -> Resolved | None:
     """The cached answer if it is current and the token may read it; None sends the caller to
     `resolve`, which answers every other case (and the same way)."""
@@ -124,7 +135,7 @@ def resolve_warm(
     ):
         return None
     _count(entry, namespace, name, environment, token)
-    return _resolved(entry)
+    return _resolved(entry, subject)
 
 
 def render_resolved(resolved: Resolved, variables: dict[str, Any]) -> str | list[dict[str, str]]:

@@ -5,12 +5,20 @@ import hashlib
 import json
 from typing import Any
 
-from django.db.models import Exists, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.http import http_date
 
 from portal.errors import ErrorCode, Invalid, NotFound
 from prompts.composition import MAX_INCLUDE_DEPTH, version_includes
-from prompts.models import Deployment, Environment, Prompt, PromptVersion
+from prompts.models import (
+    Deployment,
+    Environment,
+    Experiment,
+    ExperimentArm,
+    Prompt,
+    PromptVersion,
+)
+from prompts.resolve import assign
 from teams import permissions
 from teams.models import Namespace
 from teams.permissions import Principal, ServicePrincipal
@@ -29,7 +37,7 @@ def may_read(user: Principal, namespace_id: int, visibility: str) -> bool:
 def load(user: Principal, namespace: str, name: str, environment: str, version: int | None):
     """One query on the common path: the deployment (or pinned version) with its prompt.
     Nothing about a prompt the caller may not read is revealed, not even which error applies."""
-    prompt, chosen, problem = _find(namespace, name, environment, version)
+    prompt, chosen, problem, experimenting = _find(namespace, name, environment, version)
     if prompt is None or not may_read(user, prompt.namespace_id, prompt.namespace.visibility):
         raise NotFound(f"No prompt {namespace}/{name}.")
     if problem is not None:
@@ -43,13 +51,51 @@ def load(user: Principal, namespace: str, name: str, environment: str, version: 
         raise NotFound(
             f"{prompt.full_name} is not deployed in {environment}.", code=ErrorCode.NOT_DEPLOYED
         )
-    includes = _included(chosen, environment, host_namespace_id=prompt.namespace_id)
-    body = _body(prompt, chosen, environment, includes)
-    body["deprecation"] = _deprecation(prompt, successor)
-    body_json = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    etag = f'"{hashlib.sha256(body_json).hexdigest()}"'
+    deprecation = _deprecation(prompt, successor)
+    body_json, etag = _answer(prompt, chosen, environment, deprecation)
     headers = {"ETag": etag, **_deprecation_headers(prompt, successor)}
-    return {**meta, "body_json": body_json, "etag": etag, "headers": headers}
+    entry = {**meta, "body_json": body_json, "etag": etag, "headers": headers}
+    if experimenting:
+        entry["experiment"] = _experiment(prompt, environment, deprecation)
+    return entry
+
+
+def _answer(
+    prompt: Prompt,
+    version: PromptVersion,
+    environment: str,
+    deprecation: dict | None,
+    experiment: dict | None = None,
+) -> tuple[bytes, str]:
+    includes = _included(version, environment, host_namespace_id=prompt.namespace_id)
+    body = _body(prompt, version, environment, includes)
+    body["deprecation"] = deprecation
+    body["experiment"] = experiment
+    body_json = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return body_json, f'"{hashlib.sha256(body_json).hexdigest()}"'
+
+
+def _experiment(prompt: Prompt, environment: str, deprecation: dict | None) -> dict | None:
+    """The running experiment's arms, each with its own answer (and so its own ETag): what is
+    cached is per arm, never per subject."""
+    arms = list(
+        ExperimentArm.objects.select_related("version")
+        .filter(
+            experiment__prompt=prompt,
+            experiment__environment__slug=environment,
+            experiment__state=Experiment.State.RUNNING,
+        )
+        .order_by("label")
+    )
+    if not arms:
+        return None
+    experiment_id = arms[0].experiment_id
+    answers = []
+    for arm, (lo, hi) in zip(arms, assign.arm_ranges([a.weight for a in arms]), strict=True):
+        about = {"id": experiment_id, "arm": arm.label, "version": arm.version.number}
+        body_json, etag = _answer(prompt, arm.version, environment, deprecation, about)
+        answers.append({"arm": arm.label, "lo": lo, "hi": hi, "body_json": body_json, "etag": etag})
+    return {"id": experiment_id, "arms": answers}
 
 
 def _deprecation_headers(prompt: Prompt, successor: str | None) -> dict[str, str]:
@@ -69,9 +115,10 @@ _PROMPT_JOINS = ("prompt__namespace", "prompt__successor__namespace")
 
 def _find(
     namespace: str, name: str, environment: str, number: int | None
-) -> tuple[Prompt | None, PromptVersion | None, Exception | None]:
-    """The prompt, the version to serve (None: not deployed there) and the error to raise once
-    the caller is known to be allowed to read the prompt."""
+) -> tuple[Prompt | None, PromptVersion | None, Exception | None, bool]:
+    """The prompt, the version to serve (None: not deployed there), the error to raise once
+    the caller is known to be allowed to read the prompt, and whether an experiment splits
+    the deployment (asked in the same query)."""
     environment_exists = Exists(Environment.objects.filter(slug=environment))
     lookup = {"prompt__namespace__slug": namespace, "prompt__name": name}
     if number is not None:
@@ -83,16 +130,22 @@ def _find(
         )
         if found is not None:
             if not found.environment_exists:
-                return found.prompt, found, _unknown_environment(environment)
-            return found.prompt, found, None
+                return found.prompt, found, _unknown_environment(environment), False
+            return found.prompt, found, None, False
     else:
+        running = Experiment.objects.filter(
+            prompt=OuterRef("prompt"),
+            environment=OuterRef("environment"),
+            state=Experiment.State.RUNNING,
+        )
         deployment = (
             Deployment.objects.select_related("version", *_PROMPT_JOINS)
+            .annotate(experimenting=Exists(running))
             .filter(environment__slug=environment, **lookup)
             .first()
         )
         if deployment is not None:
-            return deployment.prompt, deployment.version, None
+            return deployment.prompt, deployment.version, None, deployment.experimenting
     prompt = (
         Prompt.objects.select_related("namespace", "successor__namespace")
         .annotate(environment_exists=environment_exists)
@@ -100,12 +153,12 @@ def _find(
         .first()
     )
     if prompt is None:
-        return None, None, None
+        return None, None, None, False
     if number is not None:
-        return prompt, None, NotFound(f"{prompt.full_name} has no version {number}.")
+        return prompt, None, NotFound(f"{prompt.full_name} has no version {number}."), False
     if not prompt.environment_exists:
-        return prompt, None, _unknown_environment(environment)
-    return prompt, None, None
+        return prompt, None, _unknown_environment(environment), False
+    return prompt, None, None, False
 
 
 def _unknown_environment(environment: str) -> Invalid:
@@ -183,7 +236,6 @@ def _body(prompt: Prompt, version: PromptVersion, environment: str, includes) ->
             }
             for full_name, included in sorted(includes.items())
         },
-        "experiment": None,
     }
 
 

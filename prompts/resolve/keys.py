@@ -10,7 +10,7 @@ from teams.models import Namespace
 
 # Part of every key: a Redis kept across an upgrade that changed the entries' shape holds old
 # entries under other names, which nobody reads and which expire.
-KEY_VERSION = "v2"
+KEY_VERSION = "v3"
 
 
 def _prompt_gen_key(full_name: str) -> str:

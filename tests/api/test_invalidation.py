@@ -98,7 +98,7 @@ def test_everything_cached_expires_within_the_max_age(world, settings):
 
 @transaction.atomic
 def _failing_change() -> None:
-    outbox.invalidate("resolve:v2:gen:p:support/greet")
+    outbox.invalidate("resolve:v3:gen:p:support/greet")
     raise RuntimeError("the change fails")
 
 

@@ -78,8 +78,8 @@ def test_unknown_environments_leave_no_answer_in_the_cache(world):
         assert response.status_code == 422
 
     world.get()
-    assert cache.keys("resolve:v2:production:*")  # what is cached, and where
-    assert cache.keys("resolve:v2:moon:*") == cache.keys("resolve:v2:mars:*") == []
+    assert cache.keys("resolve:v3:production:*")  # what is cached, and where
+    assert cache.keys("resolve:v3:moon:*") == cache.keys("resolve:v3:mars:*") == []
 
 
 def test_an_answer_cached_in_another_shape_is_a_miss_not_an_error(world):
@@ -182,7 +182,7 @@ def test_a_warm_resolve_reads_redis_once_with_one_mget(world, settings):
 
 def test_a_cold_resolve_with_a_warm_token_costs_one_query(world, django_assert_num_queries):
     world.get()
-    cache.delete("resolve:v2:gen:p:support/greet")
+    cache.delete("resolve:v3:gen:p:support/greet")
 
     with django_assert_num_queries(1):
         assert world.get().json()["version"] == 1
