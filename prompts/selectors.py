@@ -117,3 +117,15 @@ def experiment_get(*, user: Principal, experiment_id: int) -> Experiment:
     if experiment is None:
         raise NotFound(f"No experiment {experiment_id}.")
     return experiment
+
+
+def prompt_experiments(*, prompt: Prompt) -> QuerySet[Experiment]:
+    """The prompt's experiments, newest first, with their environments and arms."""
+    return (
+        Experiment.objects.filter(prompt=prompt)
+        .select_related("environment")
+        .prefetch_related(
+            Prefetch("arms", queryset=ExperimentArm.objects.select_related("version"))
+        )
+        .order_by("-created_at", "-pk")
+    )

@@ -20,7 +20,7 @@ from portal.web import SlugChoiceField, error_status, found, require_or_403, sub
 from prompts import catalog, resolve, selectors, services
 from prompts.filters import PromptFilter
 from prompts.forms import EnvironmentCreateForm, EnvironmentForm, PromptCreateForm, VersionForm
-from prompts.models import Environment, Prompt, PromptVersion
+from prompts.models import Environment, Experiment, Prompt, PromptVersion
 from teams import permissions
 from teams.models import Namespace
 from teams.selectors import namespaces_visible_to, teams_visible_to, user_roles
@@ -29,6 +29,7 @@ SLUG = re.compile(SLUG_PATTERN)
 
 
 PROMPTS_PER_PAGE = 50
+EXPERIMENTS_SHOWN = 5
 
 
 @login_required
@@ -87,6 +88,10 @@ def prompt_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespon
     ]
     running = next((row for row in reversed(deployed) if row.deployment), None)
     preview_environment = running.environment.slug if running else "production"
+    experiments = selectors.prompt_experiments(prompt=prompt)
+    running_experiments = {
+        e.environment_id: e for e in experiments.filter(state=Experiment.State.RUNNING)
+    }
     return render(
         request,
         "prompts/prompt_detail.html",
@@ -94,11 +99,15 @@ def prompt_detail(request: HttpRequest, namespace: str, name: str) -> HttpRespon
             "prompt": prompt,
             "use_it": _preview_context(request, prompt, preview_environment),
             "deployments": deployed,
+            "deployment_rows": [
+                (row, running_experiments.get(row.environment.pk)) for row in deployed
+            ],
             "running": running,
             "top_environment": deployed[-1].environment if deployed else None,
             "versions": versions,
             "can_edit": permissions.can_edit_prompts(request.user, prompt.namespace),
             "may_promote": permissions.can_request_promotion(request.user, prompt.namespace),
+            "experiments": experiments[:EXPERIMENTS_SHOWN],
         },
     )
 
