@@ -30,6 +30,7 @@ from portal.audit.services import audit
 from portal.errors import Conflict, ErrorCode, Invalid
 from portal.transactions import atomic_write
 from portal.validation import check_note
+from prompts import experiment_arms
 from prompts import resolve as resolve_cache
 from prompts.models import (
     ARM_LABELS,
@@ -38,14 +39,11 @@ from prompts.models import (
     Experiment,
     ExperimentArm,
     Prompt,
-    PromptVersion,
 )
 from teams import hooks, permissions
 from teams.notifications import events
 from teams.notifications.services import notify
 from teams.permissions import Principal, require
-
-MIN_ARMS, MAX_ARMS = 2, len(ARM_LABELS)
 
 
 def _lock(prompt: Prompt) -> Prompt:
@@ -105,43 +103,6 @@ def _tell_team(experiment: Experiment, event: str, subject: str, body: str) -> N
     )
 
 
-def environment_below(environment: Environment) -> Environment | None:
-    return Environment.objects.filter(order__lt=environment.order).order_by("-order").first()
-
-
-def ran_in(*, prompt: Prompt, environment: Environment, version: PromptVersion) -> bool:
-    return Deployment.history.filter(
-        prompt_id=prompt.pk, environment_id=environment.pk, version_id=version.pk
-    ).exists()
-
-
-def _parse_arms(prompt: Prompt, arms: Any) -> list[tuple[PromptVersion, int]]:
-    if not isinstance(arms, list) or not MIN_ARMS <= len(arms) <= MAX_ARMS:
-        raise Invalid.field("arms", f"An experiment has {MIN_ARMS} to {MAX_ARMS} arms.")
-    numbers, weights = [], []
-    for index, arm in enumerate(arms):
-        if not isinstance(arm, dict) or set(arm) - {"version", "weight"}:
-            raise Invalid.field("arms", f"Arm {index + 1}: give exactly a version and a weight.")
-        number, weight = arm.get("version"), arm.get("weight")
-        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-            raise Invalid.field("arms", f"Arm {index + 1}: the version is a version number.")
-        if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= 99:
-            raise Invalid.field("arms", f"Arm {index + 1}: the weight is a whole percent, 1–99.")
-        numbers.append(number)
-        weights.append(weight)
-    if len(set(numbers)) != len(numbers):
-        raise Invalid.field("arms", "Each arm runs a different version.")
-    if sum(weights) != 100:
-        raise Invalid.field("arms", f"The weights sum to {sum(weights)}; they must sum to 100.")
-    versions = {v.number: v for v in prompt.versions.filter(number__in=numbers)}
-    missing = [n for n in numbers if n not in versions]
-    if missing:
-        raise Invalid.field(
-            "arms", f"{prompt.full_name} has no version {', '.join(map(str, missing))}."
-        )
-    return [(versions[n], w) for n, w in zip(numbers, weights, strict=True)]
-
-
 def _current(prompt: Prompt, environment: Environment) -> Deployment | None:
     return (
         Deployment.objects.select_for_update(of=("self",))
@@ -193,7 +154,7 @@ def experiment_create(
         )
     if minimum_detectable_effect is not None and not minimum_detectable_effect > 0:
         raise Invalid.field("minimum_detectable_effect", "A positive difference, or none.")
-    chosen = _parse_arms(prompt, arms)
+    chosen = experiment_arms.parse_arms(prompt, arms)
     current = _current(prompt, environment)
     if current is None:
         raise Conflict(
@@ -208,20 +169,18 @@ def experiment_create(
             f"One arm must be the control: version {current.version.number}, which "
             f"{environment.slug} runs now.",
         )
-    below = environment_below(environment)
-    if below is not None:
-        untested = [
-            v.number
-            for v, _ in chosen
-            if v.pk != current.version_id
-            and not ran_in(prompt=prompt, environment=below, version=v)
-        ]
-        if untested:
-            raise Conflict(
-                f"Version {', '.join(map(str, untested))} never ran in {below.slug}; "
-                f"promote it there before testing it in {environment.slug}.",
-                code=ErrorCode.UNTESTED_VERSION,
-            )
+    below, untested = experiment_arms.untested(
+        prompt=prompt,
+        environment=environment,
+        versions=[v for v, _ in chosen],
+        control_id=current.version_id,
+    )
+    if untested:
+        raise Conflict(
+            f"Version {', '.join(map(str, untested))} never ran in {below.slug}; "
+            f"promote it there before testing it in {environment.slug}.",
+            code=ErrorCode.UNTESTED_VERSION,
+        )
     _refuse_running(prompt, environment)
     experiment = Experiment.objects.create(
         prompt=prompt,

@@ -1,5 +1,6 @@
 """Writes of the approvals app: the promotion workflow, rollback and promotion rights."""
 
+from approvals.services.common import was_deployed
 from approvals.services.promotions import (
     can_decide,
     four_eyes_refusal,
@@ -9,7 +10,6 @@ from approvals.services.promotions import (
     promotion_cancel,
     promotion_reject,
     promotion_request,
-    was_deployed,
 )
 from approvals.services.rights import promotion_right_grant, promotion_right_revoke
 from approvals.services.rollback import previous_versions, rollback

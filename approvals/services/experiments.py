@@ -6,13 +6,8 @@ the normal promotion path."""
 from typing import Any
 
 from approvals.models import PromotionRequest
-from approvals.services.promotions import (
-    lock_prompt,
-    notify,
-    open_request,
-    promotion_request,
-    require_text,
-)
+from approvals.services.common import lock_prompt, notify, require_text
+from approvals.services.promotions import open_request, promotion_request
 from portal.transactions import atomic_write
 from prompts import experiments
 from prompts.metrics.guardrails import guardrails_clean

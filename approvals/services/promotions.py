@@ -13,117 +13,24 @@ from django.utils import timezone
 from approvals import permissions as rights
 from approvals.models import PromotionRequest, Review
 from approvals.selectors import count_approvals
-from portal import outbox
-from portal.audit.services import audit
+from approvals.services.common import (
+    audit_request,
+    close,
+    lock_prompt,
+    lock_request,
+    missing_earlier_environments,
+    notify,
+    optional_text,
+    refuse_retired,
+    require_text,
+)
 from portal.errors import Conflict, ErrorCode, Invalid, PermissionDenied
 from portal.transactions import atomic_write
-from portal.validation import check_note
-from prompts.experiments import experiment_cancel, experiment_start
+from prompts.experiments import experiment_start
 from prompts.models import Deployment, Environment, Experiment, Prompt, PromptVersion
 from prompts.services import deployment_set
 from teams import permissions
 from teams.permissions import Principal, require
-
-
-def lock_prompt(prompt: Prompt) -> Prompt:
-    """The first lock of every promotion and rollback of a prompt."""
-    return (
-        Prompt.objects.select_for_update(of=("self",))
-        .select_related("namespace__team")
-        .get(pk=prompt.pk)
-    )
-
-
-def _lock_request(request: PromotionRequest) -> PromotionRequest:
-    return (
-        PromotionRequest.objects.select_for_update(of=("self",))
-        .select_related(
-            "prompt__namespace", "version__author", "environment", "requested_by", "experiment"
-        )
-        .get(pk=request.pk)
-    )
-
-
-def require_text(value: str, field: str, what: str) -> str:
-    value = optional_text(value, field, what)
-    if not value:
-        raise Invalid.field(field, f"{what} is required.")
-    return value
-
-
-def optional_text(value: str | None, field: str, what: str) -> str:
-    if value is not None and not isinstance(value, str):
-        raise Invalid.field(field, f"{what} must be text.")
-    return check_note((value or "").strip(), field=field, what=what)
-
-
-def refuse_retired(prompt: Prompt) -> None:
-    if prompt.state == Prompt.State.RETIRED:
-        raise Conflict(f"{prompt.full_name} is retired.", code=ErrorCode.RETIRED)
-
-
-def _request_summary(request: PromotionRequest) -> dict:
-    return {
-        "request": request.pk,
-        "prompt": request.prompt.full_name,
-        "version": request.version.number,
-        "environment": request.environment.slug,
-        "state": request.state,
-    }
-
-
-def audit_request(
-    actor: Principal | None,
-    action: str,
-    request: PromotionRequest,
-    *,
-    justification: str = "",
-    before: dict | None = None,
-    **after,
-) -> None:
-    audit(
-        actor=actor,
-        action=action,
-        object_type="promotion_request",
-        object_id=request.pk,
-        namespace=request.prompt.namespace.slug,
-        justification=justification,
-        before=before,
-        after={**_request_summary(request), **after},
-    )
-
-
-def close(request: PromotionRequest, transition, actor: Principal | None = None) -> None:
-    """Move a pending request to a final state now (its experiment, if any, is cancelled)."""
-    transition()
-    request.decided_at = timezone.now()
-    request.save()
-    if request.experiment_id:
-        experiment_cancel(
-            actor=actor,
-            experiment=request.experiment,
-            reason=f"Its request #{request.pk} was {request.state}.",
-        )
-
-
-def notify(request: PromotionRequest, event: str) -> None:
-    outbox.enqueue("approvals.tasks.notify_promotion_event", request.pk, event)
-
-
-def was_deployed(*, prompt: Prompt, environment: Environment, version: PromptVersion) -> bool:
-    """Whether the environment runs or ever ran this version (deployment history)."""
-    return Deployment.history.filter(
-        prompt_id=prompt.pk, environment_id=environment.pk, version_id=version.pk
-    ).exists()
-
-
-def _missing_earlier_environments(prompt: Prompt, environment: Environment, version) -> list[str]:
-    earlier = Environment.objects.filter(order__lt=environment.order, requires_approval=True)
-    return [
-        env.slug
-        for env in earlier.order_by("order")
-        if not was_deployed(prompt=prompt, environment=env, version=version)
-    ]
 
 
 def _apply(request: PromotionRequest, actor: Principal | None, **details) -> None:
@@ -191,7 +98,7 @@ def promotion_request(
             f"{environment.slug} already runs version {version.number}.",
             code=ErrorCode.ALREADY_DEPLOYED,
         )
-    missing = _missing_earlier_environments(prompt, environment, version)
+    missing = missing_earlier_environments(prompt, environment, version)
     if missing and not override:
         raise Conflict(
             f"Version {version.number} must run in {', '.join(missing)} before {environment.slug}.",
@@ -317,7 +224,7 @@ def locked_for_decision(request: PromotionRequest) -> PromotionRequest:
             prompt_id=request.prompt_id, environment_id=request.environment_id
         )
     )
-    return _lock_request(request)
+    return lock_request(request)
 
 
 def _require_right(reviewer: Principal, request: PromotionRequest) -> None:

@@ -1,7 +1,7 @@
 """Rollback: re-point an environment at once to a version it ran before."""
 
 from approvals import permissions as rights
-from approvals.services.promotions import lock_prompt, refuse_retired, require_text
+from approvals.services.common import lock_prompt, refuse_retired, require_text
 from portal import outbox
 from portal.errors import Conflict, ErrorCode
 from portal.transactions import atomic_write

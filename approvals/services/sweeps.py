@@ -9,14 +9,8 @@ from django.utils import timezone
 
 from approvals.models import PromotionRequest, Review
 from approvals.selectors import count_approvals
-from approvals.services.promotions import (
-    audit_request,
-    close,
-    complete,
-    is_stale,
-    locked_for_decision,
-    notify,
-)
+from approvals.services.common import audit_request, close, notify
+from approvals.services.promotions import complete, is_stale, locked_for_decision
 from portal import outbox
 from portal.transactions import atomic_write
 from prompts.models import Prompt
