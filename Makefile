@@ -31,6 +31,7 @@ test: $(VENV)/.test-deps
 bench: $(VENV)/.test-deps
 	scripts/with-services.sh $(PY) bench/resolve.py
 	scripts/with-services.sh $(PY) bench/stale.py
+	scripts/with-services.sh $(PY) bench/events.py
 	$(PY) bench/render.py
 
 lint: $(VENV)/.test-deps
