@@ -13,6 +13,7 @@ urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("prompts.urls")),
+    path("", include("prompts.metrics.urls")),
     path("", include("teams.urls")),
     path("", include("teams.notifications.urls")),
     path("", include("approvals.urls")),
