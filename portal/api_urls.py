@@ -10,6 +10,7 @@ from portal.views import api_not_found
 urlpatterns = [
     path("", include("prompts.api_urls")),  # first: resolve is the hot path
     path("", include("prompts.metrics.api_urls")),
+    path("", include("prompts.metrics.results_urls")),
     path("", include("teams.api_urls")),
     path("", include("teams.notifications.api_urls")),
     path("", include("approvals.api_urls")),

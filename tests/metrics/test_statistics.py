@@ -283,7 +283,7 @@ def test_daily_peeking_at_aa_rates_keeps_the_sequential_false_positives_under_fi
     control, challenger, n = daily_rates(rng, 0.10, 200)
     difference = challenger / n - control / n
     variance = rate_variance(control, n) + rate_variance(challenger, n)
-    tau2 = (st.MDE_SHARE * 0.10) ** 2
+    tau2 = st.mixture_tau2(st.MDE_SHARE * 0.10)
 
     sequential = st.msprt_p_value(difference, variance, tau2)
     low, high = st.confidence_sequence(difference, variance, tau2)
@@ -306,7 +306,7 @@ def test_daily_peeking_at_aa_means_keeps_the_sequential_false_positives_under_fi
     unit = (squares - n * means**2) / (n - 1)
     difference = means[..., 1] - means[..., 0]
     variance = (unit / n).sum(-1)
-    tau2 = (st.MDE_SHARE * 800.0) ** 2
+    tau2 = st.mixture_tau2(st.MDE_SHARE * 800.0)
 
     sequential = st.msprt_p_value(difference, variance, tau2)
     naive = 2 * stats.norm.sf(np.abs(difference) / np.sqrt(variance))
@@ -323,7 +323,7 @@ def test_the_confidence_sequence_covers_a_real_effect_at_every_look(rng):
     difference = challenger / n - control / n
     variance = rate_variance(control, n) + rate_variance(challenger, n)
 
-    low, high = st.confidence_sequence(difference, variance, 0.01**2)
+    low, high = st.confidence_sequence(difference, variance, st.mixture_tau2(0.01))
 
     missed = ((low > 0.02) | (high < 0.02)).any(axis=1).mean()
     assert missed < 0.05
