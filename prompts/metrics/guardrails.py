@@ -1,16 +1,38 @@
-"""Experiment guardrails: what a guardrail may say (`guardrails_clean`).
+"""Experiment guardrails: what a guardrail may say (`guardrails_clean`), and the check that
+stops an experiment whose guardrail is breached (`guardrails_evaluate`, the beat task's).
 
 A guardrail names a metric and how much worse than the control an arm may be on it before the
 experiment is stopped: `{"metric": "error_rate", "max_increase": 0.02}` (lower is better:
 error rate, latency, cost) or `{"metric": "quality_score", "max_decrease": 0.05}` (higher is
 better: quality, feedback). The amount is in the metric's units (a rate's is a fraction,
 milliseconds for latency, dollars for cost).
+
+A guardrail is breached when the always-valid confidence sequence of the difference arm −
+control (prompts.metrics.statistics, mixture τ² = amount² · 4^j) lies wholly beyond the
+allowed amount: its lower end above `max_increase`, or its upper end below −`max_decrease`,
+with at least MIN_OBSERVATIONS of the metric in both arms. Checked every minute, this is
+still a test at level 5 % (2.5 % per side) for each guardrail and arm, whatever the number of
+looks. A breach stops the experiment at once through `prompts.experiments.experiment_stop`
+(cause guardrail, actor the portal): the control is served on the next resolve, the stop is
+audited, and the team is told (experiment.guardrail_breached) with what breached and the
+figures in the reason.
 """
 
+import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from portal.errors import Invalid
+from django.db.models import Prefetch
+
+from portal.errors import Conflict, ErrorCode, Invalid
+from prompts.experiments import experiment_stop
+from prompts.metrics import statistics as st
+from prompts.metrics.results import arm_estimate, arms_of, experiment_metrics
+from prompts.metrics.selectors import Figures
+from prompts.models import Experiment, ExperimentArm
+
+logger = logging.getLogger(__name__)
 
 # The bad direction of each metric: the only bound a guardrail on it may set.
 BAD_DIRECTION = {
@@ -77,3 +99,101 @@ def guardrails_clean(value: Any) -> list[dict[str, Any]]:
     if repeated:
         raise _invalid(f"One guardrail per metric: {', '.join(repeated)} is given twice.")
     return cleaned
+
+
+@dataclass(frozen=True)
+class Breach:
+    experiment_id: int
+    metric: str
+    bound: str  # "max_increase" | "max_decrease"
+    allowed: float
+    control: str
+    arm: str
+    control_value: float
+    value: float
+    n_control: int
+    n: int
+    ci_low: float  # the always-valid interval of arm − control
+    ci_high: float
+
+    def words(self) -> str:
+        moved = "rose" if self.bound == "max_increase" else "fell"
+        change = self.value - self.control_value
+        return (
+            f"{self.arm}'s {self.metric} {moved} by {abs(change):.4g} against "
+            f"{self.control}'s (always-valid 95 % interval of the change {self.ci_low:+.4g} to "
+            f"{self.ci_high:+.4g}; allowed {self.bound.removeprefix('max_')} {self.allowed:g}): "
+            f"{self.control} {self.control_value:.4g} over {self.n_control}, {self.arm} "
+            f"{self.value:.4g} over {self.n}."
+        )
+
+
+def guardrail_breaches(*, experiment: Experiment, figures: dict[str, Figures]) -> list[Breach]:
+    """Every guardrail of the experiment that a challenger breaches, given the arms' figures."""
+    arms = arms_of(experiment)
+    control, challengers = arms[0], arms[1:]
+    found = []
+    for guardrail in experiment.guardrails:
+        metric = guardrail["metric"]
+        bound = "max_increase" if "max_increase" in guardrail else "max_decrease"
+        allowed = float(guardrail[bound])
+        base = arm_estimate(metric, figures[control.label])
+        for arm in challengers:
+            estimate = arm_estimate(metric, figures[arm.label])
+            if min(base.n, estimate.n) < st.MIN_OBSERVATIONS:
+                continue
+            if not (math.isfinite(base.value) and math.isfinite(estimate.value)):
+                continue
+            sequence = st.sequential_test(base, estimate, tau2=st.mixture_tau2(allowed))
+            beyond = (
+                sequence.ci_low > allowed
+                if bound == "max_increase"
+                else sequence.ci_high < -allowed
+            )
+            if beyond:
+                found.append(
+                    Breach(
+                        experiment.pk, metric, bound, allowed, control.label, arm.label,
+                        base.value, estimate.value, base.n, estimate.n,
+                        sequence.ci_low, sequence.ci_high,
+                    )
+                )  # fmt: skip
+    return found
+
+
+def _running_with_guardrails():
+    arms = ExperimentArm.objects.select_related("version")
+    return (
+        Experiment.objects.filter(state=Experiment.State.RUNNING)
+        .exclude(guardrails=[])
+        .select_related("prompt__namespace__team", "environment")
+        .prefetch_related(Prefetch("arms", queryset=arms))
+        .order_by("pk")
+    )
+
+
+def guardrails_evaluate() -> list[Breach]:
+    """Check every running experiment's guardrails; stop each one with a breach. Safe to run
+    twice, and beside itself: a stopped experiment is skipped, and a stop that another writer
+    made first is left as it is. Returns the breaches of the experiments it stopped."""
+    stopped: list[Breach] = []
+    for experiment in _running_with_guardrails():
+        try:
+            _, figures = experiment_metrics(experiment=experiment)
+            breaches = guardrail_breaches(experiment=experiment, figures=figures)
+            if not breaches:
+                continue
+            reason = "Guardrail breached. " + " ".join(b.words() for b in breaches)
+            experiment_stop(
+                actor=None,
+                experiment=experiment,
+                cause=Experiment.StopCause.GUARDRAIL,
+                reason=reason,
+            )
+            stopped.extend(breaches)
+        except Exception as exc:
+            if isinstance(exc, Conflict) and exc.code == ErrorCode.EXPERIMENT_NOT_RUNNING:
+                continue  # stopped meanwhile by another writer: nothing left to do
+            # One experiment's failure never keeps the others' guardrails from being checked.
+            logger.exception("Guardrails of experiment %s could not be evaluated", experiment.pk)
+    return stopped

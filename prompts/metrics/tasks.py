@@ -3,7 +3,7 @@ to run twice."""
 
 from celery import shared_task
 
-from prompts.metrics import rollups
+from prompts.metrics import guardrails, rollups
 
 
 @shared_task(ignore_result=True)
@@ -16,3 +16,10 @@ def rollup_dirty_hours() -> int:
 def maintain_partitions() -> dict:
     """Daily: event partitions ahead, and retention (partitions, keys, rollups)."""
     return rollups.retention_apply()
+
+
+@shared_task(ignore_result=True)
+def evaluate_guardrails() -> int:
+    """Every minute: stop each running experiment with a breached guardrail (the number of
+    breaches found in the experiments it stopped)."""
+    return len(guardrails.guardrails_evaluate())
