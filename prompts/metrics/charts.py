@@ -24,6 +24,9 @@ from prompts.metrics.selectors import Figures, MetricsAnswer
 
 # Colour-blind-safe (Okabe-Ito), each at least 3:1 against white; a version keeps its colour
 # across the charts because every chart adds the versions in the same order.
+LEGEND_FONT_SIZE = 15
+LEGEND_COLUMNS = 4
+MARGIN = 12
 COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#8a6d00", "#56b4e9", "#000000")
 STYLE = {
     "font_family": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
@@ -32,14 +35,15 @@ STYLE = {
     "foreground": "#1d2330",
     "foreground_strong": "#1d2330",
     "foreground_subtle": "#d9dde5",
-    "title_font_size": 17,
-    "label_font_size": 14,
-    "major_label_font_size": 14,
-    "legend_font_size": 14,
-    "value_font_size": 14,
+    "title_font_size": 18,
+    "label_font_size": 15,
+    "major_label_font_size": 15,
+    "legend_font_size": LEGEND_FONT_SIZE,
+    "value_font_size": 15,
     "no_data_font_size": 20,
 }
-WIDTH, HEIGHT = 520, 340
+# Drawn at about this size on a desktop (two charts a row); a phone scales them down by a third.
+WIDTH, HEIGHT = 480, 330
 # Days on the x axis: at most this many labelled, the others stay as unlabelled guides.
 X_LABELS = 7
 ALL_VERSIONS = "All versions"
@@ -75,7 +79,7 @@ def _percentile(q: float) -> Metric:
 SPECS = (
     _Spec(
         slug="latency",
-        title="Latency p50 and p95 (ms)",
+        title="Latency (ms): p50 solid, p95 dashed",
         what="daily latency in milliseconds (p50 solid, p95 dashed)",
         empty="No latencies in this range.",
         lines=(("p50", _percentile(0.5)), ("p95", _percentile(0.95))),
@@ -179,7 +183,8 @@ def _render(
         disable_xml_declaration=True,
         title=spec.title,
         legend_at_bottom=True,
-        legend_at_bottom_columns=min(len(lines), 4),
+        legend_at_bottom_columns=min(len(lines), LEGEND_COLUMNS),
+        margin_bottom=MARGIN + _legend_rows_pygal_misses(len(lines)),
         allow_interruptions=True,
         show_minor_x_labels=False,
         x_labels_major_every=max(1, -(-len(days) // X_LABELS)),
@@ -189,13 +194,22 @@ def _render(
         value_formatter=spec.formatter,
         range=(0, 1) if spec.fraction else None,
         include_x_axis=not spec.fraction,
-        margin=12,
+        margin=MARGIN,
     )
     chart.x_labels = [day[5:] for day in days]  # MM-DD: the description names the year
     for n, (name, values) in enumerate(lines.items()):
         dashed = n % per_series > 0
         chart.add(name, values, stroke_style={"dasharray": "6,4", "width": 2} if dashed else {})
     return _accessible(chart.render_tree(), spec, description, nonce)
+
+
+def _legend_rows_pygal_misses(entries: int) -> float:
+    """pygal 3.1 reserves entries // columns legend rows below the plot, one short of what a
+    last partial row needs (6 entries in 4 columns draw 2 rows, it reserves 1): the height
+    of the missing row, as pygal spaces them (1.5 × the taller of the text and the box)."""
+    columns = min(entries, LEGEND_COLUMNS)
+    missing = -(-entries // columns) - entries // columns
+    return missing * 1.5 * max(LEGEND_FONT_SIZE, pygal.Config().legend_box_size)
 
 
 def _accessible(root: ET.Element, spec: _Spec, description: str, nonce: str) -> SafeString:

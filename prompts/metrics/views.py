@@ -61,6 +61,7 @@ class Column:
     header: str
     value: Callable[[Figures], float | int | None]
     text: Callable[[Any], str]
+    group: str = ""  # the header over several columns ("Latency (ms)")
 
 
 def _percentile(q: float) -> Callable[[Figures], float | None]:
@@ -79,19 +80,31 @@ def _percent(value: float) -> str:
     return f"{value:.1%}"
 
 
+LATENCY, TOKENS, COST = "Latency (ms)", "Tokens per call", "Cost (USD)"
 COLUMNS = (
     Column("count", "Calls", lambda f: f.count, _number(0)),
-    Column("p50", "Latency p50 (ms)", _percentile(0.5), _number(1)),
-    Column("p95", "Latency p95 (ms)", _percentile(0.95), _number(1)),
-    Column("p99", "Latency p99 (ms)", _percentile(0.99), _number(1)),
-    Column("input_tokens", "Mean tokens in", _per_call("input_tokens_sum"), _number(1)),
-    Column("output_tokens", "Mean tokens out", _per_call("output_tokens_sum"), _number(1)),
-    Column("cost_total", "Total cost (USD)", lambda f: f.cost_sum, _number(4)),
-    Column("cost_mean", "Mean cost (USD)", lambda f: f.cost_mean, _number(6)),
+    Column("p50", "p50", _percentile(0.5), _number(1), LATENCY),
+    Column("p95", "p95", _percentile(0.95), _number(1), LATENCY),
+    Column("p99", "p99", _percentile(0.99), _number(1), LATENCY),
+    Column("input_tokens", "in", _per_call("input_tokens_sum"), _number(1), TOKENS),
+    Column("output_tokens", "out", _per_call("output_tokens_sum"), _number(1), TOKENS),
+    Column("cost_total", "total", lambda f: f.cost_sum, _number(4), COST),
+    Column("cost_mean", "per call", lambda f: f.cost_mean, _number(6), COST),
     Column("quality", "Mean quality", lambda f: f.quality_mean, _number(3)),
     Column("feedback", "Positive feedback", lambda f: f.feedback_rate, _percent),
     Column("error_rate", "Error rate", lambda f: f.error_rate, _percent),
 )
+
+
+def _header_groups(columns: tuple[Column, ...]) -> list[tuple[str, int, bool]]:
+    """The first header row: (label, columns spanned, is a group over a second row)."""
+    found: list[tuple[str, int, bool]] = []
+    for column in columns:
+        if column.group and found and found[-1][0] == column.group:
+            found[-1] = (column.group, found[-1][1] + 1, True)
+        else:
+            found.append((column.group or column.header, 1, bool(column.group)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,7 @@ def dashboard(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
         "ranges": [(key, label) for key, (label, _) in RANGES.items()],
         "lines": list(LINES.items()),
         "columns": COLUMNS,
+        "header_groups": _header_groups(COLUMNS),
     }
     if not form.is_valid():
         return render(request, "metrics/dashboard.html", context, status=400)
