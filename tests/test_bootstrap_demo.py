@@ -6,7 +6,8 @@ from django.core.management import call_command
 
 from approvals.models import PromotionRequest
 from portal.audit.selectors import verify
-from prompts.models import Deployment, Environment, Prompt, PromptVersion
+from prompts.metrics.models import CallEvent
+from prompts.models import Deployment, Environment, Experiment, Prompt, PromptVersion
 from teams.models import Membership, Namespace, Team
 
 pytestmark = pytest.mark.django_db
@@ -73,4 +74,28 @@ def test_demo_teams_say_how_to_reach_them(settings):
     assert (support.contact_email, support.contact_channel) == (
         "support-prompts@example.com",
         "#support-prompts",
+    )
+
+
+def test_the_demo_runs_an_approved_experiment_with_calls_to_show(settings):
+    settings.EMBEDDED = True
+    call_command("bootstrap_demo", stdout=StringIO())
+    events = CallEvent.objects.count()
+    again = StringIO()
+    call_command("bootstrap_demo", stdout=again)
+
+    experiment = Experiment.objects.get()
+    assert (experiment.prompt.full_name, experiment.environment.slug, experiment.state) == (
+        "search-ranking/query-rewrite",
+        "production",
+        "running",
+    )
+    request = experiment.promotion_request
+    assert request.state == "applied"
+    assert sorted(r.reviewer.username for r in request.reviews.all()) == ["frank", "grace"]
+    assert events > 4000
+    assert CallEvent.objects.count() == events  # the same keys: nothing twice
+    assert "0 new call events" in again.getvalue()
+    assert (
+        CallEvent.objects.filter(experiment_id=experiment.pk).values("arm").distinct().count() == 2
     )

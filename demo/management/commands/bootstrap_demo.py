@@ -1,4 +1,5 @@
-"""Demo teams, namespaces, prompts with history and deployments. Safe to run again."""
+"""Demo teams, namespaces, prompts with history and deployments, call events and a running
+experiment. Safe to run again."""
 
 import secrets
 
@@ -9,6 +10,7 @@ from django.db import transaction
 
 from approvals.services import promotion_request, promotion_right_grant
 from demo import CONTACTS, DEMO_PASSWORD, NAMESPACES, PROMPTS, TEAMS
+from demo.calls import seed_calls
 from prompts.models import Environment, Prompt
 from prompts.services import deployment_set, prompt_create, version_create
 from teams.models import Namespace, Team
@@ -27,6 +29,7 @@ class Command(BaseCommand):
             namespaces = self._namespaces(admin, teams)
             self._promotion_rights(admin, namespaces, teams, users)
             created = self._prompts(admin, namespaces, users)
+            calls = seed_calls(admin=admin, users=users)
         if admin_password:
             self.stdout.write(f"Created superuser: admin / {admin_password}")
         else:
@@ -37,7 +40,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Demo data ready: {Team.objects.count()} teams, "
                 f"{Namespace.objects.count()} namespaces, {Prompt.objects.count()} prompts "
-                f"({created} new)."
+                f"({created} new), {calls} new call events."
             )
         )
 
