@@ -36,6 +36,7 @@ PAGES = {
     "audit-log": ("sam", "/audit/", "Audit log"),
     "not-found": ("mia", "/prompts/support/no-such-prompt/", "Page not found"),
     "lifecycle": ("sam", f"{PROMPT}lifecycle/", "Lifecycle of support/refund-reply"),
+    "metrics-dashboard": ("vic", f"{PROMPT}metrics/", "Metrics of support/refund-reply"),
     "notifications": ("mia", "/notifications/", "Notifications"),
     "notification-settings": ("mia", "/notifications/settings/", "E-mail settings"),
     "team-sent": ("sam", "/teams/{team}/notifications/", "What was sent to {team}"),
