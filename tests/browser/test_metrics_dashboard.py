@@ -159,4 +159,5 @@ def test_the_filters_narrow_the_figures(page, sign_in, reported, violations):
     page.goto(f"{URL}?environment=development")
     expect(page.get_by_role("heading", name="No events in this range")).to_be_visible()
     expect(page.locator("svg")).to_have_count(0)
+    page.screenshot(path=f"{SCREENSHOTS}-empty.png", full_page=True)
     assert violations == []

@@ -12,7 +12,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from prompts.metrics import histogram
+from prompts.metrics import histogram, rollups
+from prompts.metrics.models import DirtyHour, HourlyRollup
 from tests.factories import UserFactory
 from tests.metrics.conftest import event, post
 
@@ -181,6 +182,22 @@ def test_the_table_from_the_histogram_is_within_its_stated_error(world):
         for metric, value in figures.items():
             tolerance = histogram.RELATIVE_ERROR if metric in ("p50", "p95", "p99") else 1e-9
             assert shown[version][metric] == pytest.approx(value, rel=tolerance), (version, metric)
+
+
+def test_the_table_reads_the_same_figures_from_the_rollup(world):
+    records = ingest(world, random_events(n=300, seed=17))
+    reader = signed_in(world.reader)
+    before = table(reader.get(URL))
+
+    rollups.rollup_dirty_hours()
+    after = table(reader.get(URL))
+
+    assert HourlyRollup.objects.filter(prompt=world.prompt).exists()
+    assert not DirtyHour.objects.filter(prompt=world.prompt).exists()
+    for version, figures in expected_per_version(records).items():
+        assert after[version]["count"] == figures["count"]
+        for metric in figures:
+            assert after[version][metric] == pytest.approx(before[version][metric], rel=1e-9)
 
 
 def test_the_cells_show_the_figures_rounded(world, settings):
@@ -352,6 +369,7 @@ def test_queries_stay_bounded_with_more_versions_and_days(
     one_version_one_day = len(few.captured_queries)  # the next request resets the log
 
     ingest(world, random_events(n=900, days=80, model="claude-y"))
+    assert one_version_one_day <= 25
     with django_assert_max_num_queries(one_version_one_day):
         response = reader.get(URL, {"lines": lines, "range": "90d"})
 
