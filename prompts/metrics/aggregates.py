@@ -160,24 +160,34 @@ SQL_SUMS = {
 }
 
 
-def raw_hours(events: QuerySet[CallEvent]) -> dict[Key, Accumulator]:
-    """The accumulators of these events per DIMENSIONS and UTC hour: two grouped queries (the
-    sums, then the histogram buckets)."""
-    hourly = events.annotate(hour=TruncHour("occurred_at", tzinfo=dt.UTC))
-    found: dict[Key, Accumulator] = {}
-    for row in hourly.values(*DIMENSIONS, "hour").annotate(**SQL_SUMS).order_by():
-        key = (*(row[d] for d in DIMENSIONS), row["hour"])
+def raw_accumulators(
+    events: QuerySet[CallEvent], columns: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> tuple[dict[tuple, Accumulator], dict[tuple, dict[str, Any]]]:
+    """The accumulators of these events per key (the values of `columns`: name → a field's
+    name or an expression), in two grouped queries: the sums (with the `extra` aggregates,
+    returned beside them), then the histogram buckets."""
+    extra = extra or {}
+    expressions = {name: e for name, e in columns.items() if not isinstance(e, str)}
+    names = [name if name in expressions else column for name, column in columns.items()]
+    keyed = events.annotate(**expressions)
+    found: dict[tuple, Accumulator] = {}
+    extras: dict[tuple, dict[str, Any]] = {}
+    for row in keyed.values(*names).annotate(**SQL_SUMS, **extra).order_by():
+        key = tuple(row[name] for name in names)
         found[key] = Accumulator(**{name: row[name] for name in Accumulator.SUMS})
-    buckets = (
-        hourly.annotate(bucket=_bucket())
-        .values(*DIMENSIONS, "hour", "bucket")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in buckets:
-        key = (*(row[d] for d in DIMENSIONS), row["hour"])
-        found[key].latency_histogram[row["bucket"]] = row["n"]
-    return found
+        extras[key] = {name: row[name] for name in extra}
+    buckets = keyed.annotate(bucket=_bucket()).values(*names, "bucket").annotate(n=Count("id"))
+    for row in buckets.order_by():
+        found[tuple(row[name] for name in names)].latency_histogram[row["bucket"]] = row["n"]
+    return found, extras
+
+
+HOURLY = {**{d: d for d in DIMENSIONS}, "hour": TruncHour("occurred_at", tzinfo=dt.UTC)}
+
+
+def raw_hours(events: QuerySet[CallEvent]) -> dict[Key, Accumulator]:
+    """The accumulators of these events per DIMENSIONS and UTC hour (the rollup's rows)."""
+    return raw_accumulators(events, HOURLY)[0]
 
 
 def rollup_hours(rollups: QuerySet[HourlyRollup]) -> Iterable[tuple[Key, Accumulator]]:

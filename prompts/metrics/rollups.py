@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from prompts.metrics import partitions
 from prompts.metrics.aggregates import DIMENSIONS, raw_hours
-from prompts.metrics.models import CallEvent, DirtyHour, EventKey, HourlyRollup
+from prompts.metrics.models import CallEvent, EventKey, HourlyRollup
 
 HOUR = dt.timedelta(hours=1)
 ROLLUP_LOCK = 0x6D657472  # "metr": pg_try_advisory_xact_lock's key for the rollup
-MARKS_PER_RUN = 10_000
+MARKS_PER_RUN = 500_000
 
 
 def _locked() -> bool:
@@ -52,22 +52,41 @@ def hours_recompute(*, prompt_id: int, hours: set[dt.datetime]) -> int:
     return len(found)
 
 
+# The marks are taken by deleting them first: the rows a run removes are exactly the ones it
+# recomputes (their events were committed with them, so the recompute that follows sees them);
+# a failure rolls the deletion back. Marks committed meanwhile stay for the next run.
+TAKE_POSTGRESQL = (
+    "WITH taken AS (DELETE FROM metrics_dirtyhour WHERE id IN (SELECT id FROM metrics_dirtyhour"
+    " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING prompt_id, hour)"
+    " SELECT DISTINCT prompt_id, hour FROM taken"
+)
+TAKE_OTHER = (
+    "DELETE FROM metrics_dirtyhour WHERE id IN (SELECT id FROM metrics_dirtyhour"
+    " ORDER BY id LIMIT %s) RETURNING prompt_id, hour"
+)
+
+
+def _take_marks(limit: int) -> dict[int, set[dt.datetime]]:
+    postgresql = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute(TAKE_POSTGRESQL if postgresql else TAKE_OTHER, [limit])
+        rows = cursor.fetchall()
+    by_prompt: dict[int, set[dt.datetime]] = defaultdict(set)
+    for prompt_id, hour in rows:
+        if isinstance(hour, str):  # SQLite hands back the stored text (UTC)
+            hour = dt.datetime.fromisoformat(hour)
+        by_prompt[prompt_id].add(hour if hour.tzinfo else hour.replace(tzinfo=dt.UTC))
+    return by_prompt
+
+
 def rollup_dirty_hours(*, limit: int = MARKS_PER_RUN) -> int:
     """Roll up the marked prompt-hours; returns how many prompt-hours were recomputed."""
     with transaction.atomic():
         if not _locked():
             return 0
-        marks = list(
-            DirtyHour.objects.select_for_update(skip_locked=True)
-            .order_by("pk")
-            .values_list("pk", "prompt_id", "hour")[:limit]
-        )
-        by_prompt: dict[int, set[dt.datetime]] = defaultdict(set)
-        for _, prompt_id, hour in marks:
-            by_prompt[prompt_id].add(hour)
+        by_prompt = _take_marks(limit)
         for prompt_id, hours in by_prompt.items():
             hours_recompute(prompt_id=prompt_id, hours=hours)
-        DirtyHour.objects.filter(pk__in=[pk for pk, _, _ in marks]).delete()
     return sum(len(hours) for hours in by_prompt.values())
 
 

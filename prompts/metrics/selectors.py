@@ -46,7 +46,14 @@ from django.utils import timezone
 
 from portal.errors import Invalid
 from prompts.metrics import histogram
-from prompts.metrics.aggregates import DIMENSIONS, Accumulator, Key, raw_hours, rollup_hours
+from prompts.metrics.aggregates import (
+    DIMENSIONS,
+    Accumulator,
+    Key,
+    raw_accumulators,
+    raw_hours,
+    rollup_hours,
+)
 from prompts.metrics.models import CallEvent, DirtyHour, HourlyRollup
 from prompts.models import Environment, Experiment, Prompt, PromptVersion
 
@@ -117,50 +124,64 @@ def _filters(*, prompt, environment, model, experiment_id) -> Q:
     return q
 
 
+def _value(name: str, value: Any, numbers: dict[int, int]) -> Any:
+    """A group key's part as the answer names it."""
+    if name == "version":
+        return numbers.get(value)
+    if name == "arm":
+        return value or None
+    if name == "day":
+        return value.astimezone(dt.UTC).date().isoformat()
+    return value
+
+
 def _group_key(group: tuple[str, ...], key: Key, numbers: dict[int, int]) -> tuple:
-    values = dict(zip(DIMENSIONS, key[:-1], strict=True))
-    parts = {
-        "version": lambda: numbers.get(values["version_id"]),
-        "arm": lambda: values["arm"] or None,
-        "day": lambda: key[-1].astimezone(dt.UTC).date().isoformat(),
-        "model": lambda: values["model"],
-    }
-    return tuple(parts[name]() for name in group)
+    """The group of an hourly key (DIMENSIONS, then the hour)."""
+    values = {**dict(zip(DIMENSIONS, key[:-1], strict=True)), "hour": key[-1]}
+    return tuple(_value(name, values[HOURLY_NAMES[name]], numbers) for name in group)
+
+
+HOURLY_NAMES = {"version": "version_id", "arm": "arm", "day": "hour", "model": "model"}
+EXACT_COLUMNS = {
+    "version": "version_id",
+    "arm": "arm",
+    "day": TruncDay("occurred_at", tzinfo=dt.UTC),
+    "model": "model",
+}
 
 
 def _sort_key(key: tuple) -> tuple:
     return tuple((value is None, value) for value in key)
 
 
-def _exact(events: QuerySet[CallEvent], group: tuple[str, ...], numbers: dict[int, int]):
-    """Exact QUANTILES per group key, from the raw events."""
-    columns = {"version": "version_id", "arm": "arm", "model": "model", "day": "day"}
-    events = events.annotate(day=TruncDay("occurred_at", tzinfo=dt.UTC))
-    names = [columns[name] for name in group]
+def _exact(
+    events: QuerySet[CallEvent], group: tuple[str, ...], numbers: dict[int, int]
+) -> dict[tuple, Figures]:
+    """Figures per group straight from the raw events, with exact QUANTILES (on PostgreSQL in
+    the sums' query: two scans in all)."""
+    columns = {name: EXACT_COLUMNS[name] for name in group}
+    in_database = connection.vendor == "postgresql"
+    found, extras = raw_accumulators(
+        events, columns, {"p": _Percentiles("latency_ms")} if in_database else None
+    )
 
-    def key_of(row) -> tuple:
-        values = dict(zip(names, row, strict=False))
-        parts = {
-            "version": lambda: numbers.get(values["version_id"]),
-            "arm": lambda: values["arm"] or None,
-            "day": lambda: values["day"].astimezone(dt.UTC).date().isoformat(),
-            "model": lambda: values["model"],
-        }
-        return tuple(parts[name]() for name in group)
+    def key_of(raw: tuple) -> tuple:
+        return tuple(_value(name, value, numbers) for name, value in zip(group, raw, strict=True))
 
-    found: dict[tuple, dict[float, float]] = {}
-    if connection.vendor == "postgresql":
-        rows = events.values(*names).annotate(p=_Percentiles("latency_ms")).order_by()
-        for row in rows:
-            key = key_of([row[n] for n in names])
-            found[key] = dict(zip(QUANTILES, row["p"], strict=True))
-        return found
-    latencies: dict[tuple, list[float]] = defaultdict(list)
-    for *row, latency in events.values_list(*names, "latency_ms"):
-        latencies[key_of(row)].append(latency)
-    return {
-        key: {q: exact_quantile(values, q) for q in QUANTILES} for key, values in latencies.items()
-    }
+    figures: dict[tuple, Figures] = {}
+    for raw, accumulator in found.items():
+        figures[key_of(raw)] = Figures().add(accumulator)
+        if in_database:
+            figures[key_of(raw)].exact_latency = dict(zip(QUANTILES, extras[raw]["p"], strict=True))
+    if not in_database:
+        names = [name if not isinstance(c, str) else c for name, c in columns.items()]
+        latencies: dict[tuple, list[float]] = defaultdict(list)
+        keyed = events.annotate(**{n: c for n, c in columns.items() if not isinstance(c, str)})
+        for *raw, latency in keyed.values_list(*names, "latency_ms"):
+            latencies[key_of(tuple(raw))].append(latency)
+        for key, values in latencies.items():
+            figures[key].exact_latency = {q: exact_quantile(values, q) for q in QUANTILES}
+    return figures
 
 
 def exact_quantile(values: list[float], q: float) -> float:
@@ -202,20 +223,14 @@ def metrics_for(
     )
     numbers = dict(PromptVersion.objects.filter(prompt=prompt).values_list("pk", "number"))
     use_exact = _resolve_exact(exact, start, end)
-    parts: list[tuple[Key, Accumulator]] = []
     if use_exact:
         events = CallEvent.objects.filter(where, occurred_at__gte=start, occurred_at__lt=end)
-        parts += raw_hours(events).items()
+        grouped = _exact(events, group, numbers)
     else:
         events, rolled = _histogram_sources(prompt=prompt, where=where, start=start, end=end)
-        parts += raw_hours(events).items()
-        parts += rolled
-    grouped: dict[tuple, Figures] = defaultdict(Figures)
-    for key, accumulator in parts:
-        grouped[_group_key(group, key, numbers)].add(accumulator)
-    if use_exact:
-        for key, quantiles in _exact(events, group, numbers).items():
-            grouped[key].exact_latency = quantiles
+        grouped = defaultdict(Figures)
+        for key, accumulator in [*raw_hours(events).items(), *rolled]:
+            grouped[_group_key(group, key, numbers)].add(accumulator)
     return MetricsAnswer(
         prompt=prompt,
         start=start,
