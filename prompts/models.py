@@ -386,6 +386,7 @@ class Experiment(models.Model):
 
 # Arms are labelled A, B, C … in the order given; A is always the control.
 ARM_LABELS = "ABCDE"
+ARM_CHOICES = [(label, label) for label in ARM_LABELS]  # the API schema's ArmEnum
 
 
 class ExperimentArm(models.Model):

@@ -23,5 +23,6 @@ API_SCHEMA_SETTINGS = {
         "StateEnum": "prompts.models.Prompt.State",
         "TemplateFormatEnum": "prompts.models.PromptVersion.TemplateFormat",
         "TokenKindEnum": "teams.models.ApiToken.Kind",
+        "ArmEnum": "prompts.models.ARM_CHOICES",
     },
 }
