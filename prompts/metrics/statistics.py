@@ -22,7 +22,7 @@ et al. 2021). Λ is the mean of Λ_τ over τ² = MDE² · 4^j, j = 0–4 (a mea
 one, so still always valid). τ² = MDE² alone is (within 2 %) the τ² whose sequence is narrowest
 at the sample a fixed-horizon test of the MDE needs (τ²/V ≈ 8 there), but it is slow to see an
 effect many times the MDE (a 2 % error rate's default MDE is 0.2 points); the larger τ² see
-those early, for a sequence about 15 % wider at the MDE. With k > 1 challengers the sequential
+those early, for a sequence about 8 % wider at the MDE. With k > 1 challengers the sequential
 α is Bonferroni's α/k. The p-value is the current one, not the running minimum over past looks
 (no history is kept): still valid, only not monotone.
 """
@@ -42,16 +42,9 @@ MDE_SHARE = 0.10  # the default MDE: 10 % of the control's value
 QUANTILE = 0.95
 TAU_STEPS = 5  # the mixture's variances: MDE² · 4^j, j < TAU_STEPS
 
-HIGHER_IS_BETTER = {
-    "quality_score": True,
-    "feedback": True,
-    "latency_ms": False,
-    "latency_p95": False,
-    "cost_usd": False,
-    "error_rate": False,
-}
-MEANS = frozenset({"quality_score", "latency_ms", "cost_usd"})
-RATES = frozenset({"feedback", "error_rate"})
+HIGHER_IS_BETTER = dict.fromkeys(("quality_score", "feedback"), True) | dict.fromkeys(
+    ("latency_ms", "latency_p95", "cost_usd", "error_rate"), False
+)
 CLASSIC_METHOD = {
     "mean": "Welch's t-test",
     "rate": "two-proportion z-test",
@@ -214,7 +207,7 @@ def sequential_test(
     difference = arm.value - control.value
     variance = control.variance + arm.variance
     if not variance > 0:  # both arms constant: the difference is known exactly
-        return Inference(difference, difference, difference, float(difference == 0), "exact")
+        return _inference(difference, 0.0, float(difference == 0), "exact")
     low, high = confidence_sequence(difference, variance, tau2, alpha)
     p = msprt_p_value(difference, variance, tau2)
     return Inference(float(difference), float(low), float(high), float(p), SEQUENTIAL_METHOD)
@@ -336,11 +329,11 @@ def _compare(
         f"p {_num(sequential.p_value)}; {result.classic.method} p "
         f"{_num(result.classic.p_value)}). {words}"
     )
-    needed, n_now = result.needed_per_arm, min(c.n, a.n)
-    if result.verdict == NOT_ENOUGH_DATA and needed:
+    if result.verdict == NOT_ENOUGH_DATA and result.needed_per_arm:
         result.explanation += (
-            f" A fixed-horizon test of the MDE ±{_num(mde)} needs about {needed} per arm "
-            f"({max(needed - n_now, 0)} more than the {n_now} so far; sequential needs a bit more)."
+            f" A fixed-horizon test of the MDE ±{_num(mde)} needs about {result.needed_per_arm} "
+            f"per arm ({result.remaining_per_arm} more than the {min(c.n, a.n)} so far; "
+            "sequential needs a bit more)."
         )
     return result
 
@@ -404,9 +397,9 @@ def _overall(metric: str, analysis: Analysis, arms: Sequence[Arm]) -> tuple[str,
     if better:
         best = max(better, key=lambda c: sign * (c.value - c.control_value))
         return best.verdict, best.explanation
-    if any(c.verdict == NOT_ENOUGH_DATA for c in comparisons) or not comparisons:
-        undecided = [c for c in comparisons if c.verdict == NOT_ENOUGH_DATA]
-        return NOT_ENOUGH_DATA, undecided[0].explanation if undecided else "No challenger."
+    undecided = [c.explanation for c in comparisons if c.verdict == NOT_ENOUGH_DATA]
+    if undecided or not comparisons:
+        return NOT_ENOUGH_DATA, undecided[0] if undecided else "No challenger."
     worse = [c for c in comparisons if c.verdict.endswith(" worse")]
     if worse:
         labels = ", ".join(c.label for c in worse)
