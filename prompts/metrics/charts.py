@@ -190,7 +190,7 @@ def _render(
         x_labels_major_every=max(1, -(-len(days) // X_LABELS)),
         truncate_label=-1,
         truncate_legend=-1,
-        dots_size=3,
+        dots_size=3 if len(days) <= 31 else 1.5,  # 90 points a line: dots would hide it
         value_formatter=spec.formatter,
         range=(0, 1) if spec.fraction else None,
         include_x_axis=not spec.fraction,

@@ -33,7 +33,7 @@ RANGES: dict[str, tuple[str, dt.timedelta]] = {
     "90d": ("Last 90 days", dt.timedelta(days=90)),
 }
 DEFAULT_RANGE = "7d"
-LINES = {"version": "One line per version", ALL: "One line for all versions"}
+LINES = {"version": "Per version", ALL: "Combined"}
 
 
 class DashboardFilters(forms.Form):

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from prompts.metrics import histogram, rollups
@@ -142,6 +143,7 @@ def test_a_private_namespaces_prompt_is_404_for_an_outsider_like_a_missing_one(w
 
 
 def test_any_signed_in_reader_of_an_internal_prompt_sees_it_and_anonymous_signs_in(world):
+    assert reverse("metrics:dashboard", args=["support", "refund-reply"]) == URL
     assert signed_in(world.reader).get(URL).status_code == 200
     assert signed_in(UserFactory()).get(URL).status_code == 200
 
