@@ -151,7 +151,7 @@ def test_the_results_cost_a_constant_number_of_queries(world, django_assert_max_
     rng = np.random.default_rng(SEED)
     report(world, "A", 200, quality_score=qualities(rng, 0.6, 200))
     report(world, "B", 200, quality_score=qualities(rng, 0.6, 200))
-    with django_assert_max_num_queries(14) as few:
+    with django_assert_max_num_queries(8) as few:  # experiment, arms, then metrics_for
         assert world.service.get(url(world)).status_code == 200
     queries = len(few)
     report(world, "A", 1500, quality_score=qualities(rng, 0.6, 1500))
@@ -159,3 +159,20 @@ def test_the_results_cost_a_constant_number_of_queries(world, django_assert_max_
 
     with django_assert_max_num_queries(queries):
         assert world.service.get(url(world)).status_code == 200
+
+
+def test_a_p95_regression_read_from_the_histograms_is_b_worse(world):
+    Experiment.objects.filter(pk=world.experiment.pk).update(primary_metric="latency_p95")
+    report(world, "A", 1000, latency_ms=[100 + (i % 100) * 4 for i in range(1000)])
+    report(world, "B", 1000, latency_ms=[100 + (i % 100) * 12 for i in range(1000)])
+
+    body = world.service.get(url(world)).json()
+
+    assert body["percentiles"] == "histogram"  # the experiment has run for a day
+    comparison = body["primary_metric"]["comparisons"][0]
+    assert comparison["classic"]["test"].startswith("difference of p95s, normal approximation")
+    exact_a = np.quantile([100 + (i % 100) * 4 for i in range(1000)], 0.95)
+    exact_b = np.quantile([100 + (i % 100) * 12 for i in range(1000)], 0.95)
+    assert comparison["control_value"] == pytest.approx(exact_a, rel=0.01)
+    assert comparison["difference"] == pytest.approx(exact_b - exact_a, rel=0.03)
+    assert body["primary_metric"]["verdict"] == "B worse"
