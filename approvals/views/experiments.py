@@ -13,6 +13,8 @@ from approvals.views.common import attempt, prompt_or_404
 from portal.web import found, require_or_403
 from prompts import experiments
 from prompts import selectors as prompt_selectors
+from prompts.metrics.results import experiment_results
+from prompts.metrics.results_api import results_json
 from prompts.models import Experiment
 from teams import permissions
 
@@ -51,6 +53,9 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "arms": arms,
         "may_stop": may_stop,
         "form": form,
+        "results": None
+        if experiment.started_at is None
+        else results_json(experiment_results(experiment=experiment)),
     }
     return render(request, "approvals/experiment_detail.html", context, status=status)
 
