@@ -10,12 +10,12 @@ milliseconds for latency, dollars for cost).
 A guardrail is breached when the always-valid confidence sequence of the difference arm −
 control (prompts.metrics.statistics, mixture τ² = amount² · 4^j) lies wholly beyond the
 allowed amount: its lower end above `max_increase`, or its upper end below −`max_decrease`,
-with at least MIN_OBSERVATIONS of the metric in both arms. Checked every minute, this is
-still a test at level 5 % (2.5 % per side) for each guardrail and arm, whatever the number of
-looks. A breach stops the experiment at once through `prompts.experiments.experiment_stop`
-(cause guardrail, actor the portal): the control is served on the next resolve, the stop is
-audited, and the team is told (experiment.guardrail_breached) with what breached and the
-figures in the reason.
+with at least MIN_OBSERVATIONS of the metric in both arms. Checked every minute, a false stop
+(an arm within its allowance) stays below 5 % per guardrail and arm however many looks there
+are (asymptotically: the variance is a plug-in). A breach stops the experiment at once through
+`prompts.experiments.experiment_stop` (cause guardrail, actor the portal): the control is
+served on the next resolve, the stop is audited, and the team is told
+(experiment.guardrail_breached) with what breached and the figures in the reason.
 """
 
 import logging
