@@ -239,14 +239,18 @@ def main() -> None:
         copy_seconds = copy_ceiling(
             env["DATABASE_URL"], copy_prompt, copy_versions, production, count
         )
-        rollup = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", ROLLUP],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.splitlines()[-1].split()
+        rollup = (
+            subprocess.run(
+                [sys.executable, "manage.py", "shell", "-c", ROLLUP],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.splitlines()[-1]
+            .split()
+        )
         http = urllib3.PoolManager()
         metrics = f"{base}/api/v1/prompts/bench/greeting/metrics/"
         histogram_time, answer = time_get(http, metrics + "?group=version", token)
