@@ -178,6 +178,7 @@ def events_ingest(
             rows.append(row)
     accepted = 0
     if rows:
+        storage.partitions_ensure(rows=rows)
         with transaction.atomic():
             new = storage.keys_claim(rows=rows)
             fresh = [r for r in rows if (r["prompt_id"], r["idempotency_key"]) in new]

@@ -3,9 +3,11 @@ plain on SQLite (the embedded mode). Rows are the dicts of prompts.metrics.servi
 
 import datetime as dt
 import json
+from contextlib import suppress
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
+from prompts.metrics import partitions
 from prompts.metrics.models import CallEvent, DirtyHour
 
 COLUMNS = (
@@ -43,6 +45,28 @@ CLAIM_OTHER = (
     " ON CONFLICT (prompt_id, idempotency_key) DO NOTHING"
     " RETURNING prompt_id, idempotency_key"
 )
+
+
+# Months known to have a partition, in this process (partitions are only dropped once past the
+# retention window, which no accepted event is).
+_known_months: set[dt.datetime] = set()
+
+
+def partitions_ensure(*, rows: list[dict]) -> None:
+    """Beat creates partitions months ahead; should it have stopped for that long, the ingest
+    creates its months' itself rather than fail (before its transaction, so the DDL's lock on
+    the table is not held while the batch is written)."""
+    if not partitions.is_partitioned():
+        return
+    months = {partitions.month_start(row["occurred_at"]) for row in rows}
+    if months <= _known_months:
+        return
+    _known_months.update(partitions.partitions_existing())
+    missing = months - _known_months
+    if missing:
+        with suppress(DatabaseError):  # a concurrent ingest created it first
+            partitions.partitions_create(start=min(missing), end=max(missing))
+        _known_months.update(partitions.partitions_existing())
 
 
 def hour_of(moment: dt.datetime) -> dt.datetime:

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from prompts.metrics import partitions, rollups, tasks
+from prompts.metrics import partitions, rollups, storage, tasks
 from prompts.metrics.models import CallEvent, EventKey
 from tests.metrics.conftest import event, post
 
@@ -95,3 +95,15 @@ def test_beat_runs_the_metrics_tasks():
     every = PeriodicTask.objects.get(name="metrics-rollup").interval
     assert (every.every, every.period) == (1, "minutes")
     assert PeriodicTask.objects.get(name="metrics-guardrails").interval.every == 1
+
+
+def test_the_ingest_creates_a_missing_months_partition(world):
+    month = partitions.month_start(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {partitions.partition_name(month)}")
+    storage._known_months.clear()
+
+    body = post(world.service, [event()]).json()
+
+    assert body["accepted"] == 1
+    assert partitions.partition_name(month) in partition_names()
