@@ -61,17 +61,17 @@ def notify_promotion_event(request_id: int, event: str) -> None:
         return
     users = eligible_reviewers(request=request) if event == "requested" else [request.requested_by]
     what = f"{request.prompt.full_name} v{request.version.number} to {request.environment.slug}"
-    kind = "Promotion"
+    subject = f"Promotion of {what} {VERBS[event]}"
     if request.kind == PromotionRequest.Kind.EXPERIMENT:
         split = " / ".join(
             f"{arm.label} v{arm.version.number} {arm.weight} %"
             for arm in request.experiment.arms.select_related("version")
         )
-        kind, what = "Experiment", f"on {request.prompt.full_name} in {request.environment.slug}"
-        what += f" ({split})"
+        where = f"{request.prompt.full_name} in {request.environment.slug}"
+        subject = f"Experiment on {where} ({split}) {VERBS[event]}"
     notify(
         event=EVENTS[event],
-        subject=f"{kind} {what} {VERBS[event]}",
+        subject=subject,
         body=(f"Requested by {request.requested_by.get_username()}: {request.justification}"),
         team=request.prompt.namespace.team,
         users=users,

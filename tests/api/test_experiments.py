@@ -73,6 +73,12 @@ def test_a_production_experiment_waits_for_two_approvals_then_splits_traffic(gov
         2,
     )
     assert resolve(gov, "u1").json()["experiment"] is None  # nothing changes before approval
+    told = Notification.objects.filter(user=gov.users["r1"], event="promotion.requested").latest(
+        "pk"
+    )
+    assert told.subject == (
+        "Experiment on alpha/greet in production (A v1 50 % / B v2 50 %) waits for review"
+    )
 
     # four-eyes: the author of arm B's version may not approve the experiment
     refused = gov.decide("writer", request.pk, "approve")
