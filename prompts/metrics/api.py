@@ -21,6 +21,9 @@ from prompts.models import Environment
 from prompts.selectors import prompt_get
 
 DEFAULT_RANGE = dt.timedelta(days=7)
+# Far enough for any event kept; the arithmetic on hours and ranges stays inside datetime's.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 
 
 class Events(APIView):
@@ -100,6 +103,9 @@ class PromptMetrics(APIView):
             environment = Environment.objects.filter(slug=query["environment"]).first()
             if environment is None:
                 raise Invalid.field("environment", f"No environment {query['environment']}.")
+        for name in ("from", "to"):
+            if name in query and not EARLIEST <= query[name] <= LATEST:
+                raise Invalid.field(name, f"Give a time between {EARLIEST:%Y} and {LATEST:%Y}.")
         end = query.get("to") or timezone.now()
         start = query.get("from") or end - DEFAULT_RANGE
         exact = {"1": True, "true": True, "0": False, "false": False}.get(query.get("exact"))

@@ -1,6 +1,8 @@
 """No batch makes POST /events/ answer 500: arbitrary JSON in every field of a record, and
 arbitrary bodies (hypothesis)."""
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +20,11 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+def send(client, body):
+    """As JSON text (surrogates escaped, as a client would send them)."""
+    return client.post(EVENTS_URL, json.dumps(body), content_type="application/json")
 
 
 def records(world_experiment: int):
@@ -43,7 +50,7 @@ def test_records_with_any_values_never_fail_the_batch(world, data):
     batch = data.draw(records(world.experiment.pk))
     before = CallEvent.objects.count()
 
-    response = world.service.post(EVENTS_URL, {"events": batch}, format="json")
+    response = send(world.service, {"events": batch})
 
     assert response.status_code in (202, 400, 422), response.content
     if response.status_code == 202:
@@ -55,6 +62,20 @@ def test_records_with_any_values_never_fail_the_batch(world, data):
 @FUZZ
 @given(body=json_values)
 def test_any_body_is_a_batch_or_a_problem(world, body):
-    response = world.service.post(EVENTS_URL, body, format="json")
+    response = send(world.service, body)
 
     assert response.status_code in (202, 400, 422), response.content
+
+
+PARAMS = ["environment", "from", "to", "model", "group", "exact"]
+param_text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30) | st.sampled_from(
+    ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-12-01T00:00:00Z", "day,version", "1"]
+)
+
+
+@FUZZ
+@given(params=st.dictionaries(st.sampled_from(PARAMS), param_text, max_size=4))
+def test_any_metrics_query_is_an_answer_or_a_problem(world, params):
+    response = world.service.get("/api/v1/prompts/support/refund-reply/metrics/", params)
+
+    assert response.status_code in (200, 422), response.content

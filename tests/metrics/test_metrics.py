@@ -243,6 +243,8 @@ def test_an_empty_range_answers_no_groups(world):
         ({"from": "yesterday"}, "from"),
         ({"to": "2026-13-01"}, "to"),
         ({"exact": "maybe"}, "exact"),
+        ({"from": "0001-01-01T00:00:00Z"}, "from"),
+        ({"to": "9999-12-31T23:59:59Z"}, "to"),
         ({"environment": "nowhere"}, "environment"),
         ({"from": "2026-12-02T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, "from"),
     ],
