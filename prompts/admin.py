@@ -9,6 +9,8 @@ from prompts.models import (
     ENVIRONMENT_SETTINGS,
     Deployment,
     Environment,
+    Experiment,
+    ExperimentArm,
     Prompt,
     PromptVersion,
     ResolveCount,
@@ -69,3 +71,22 @@ class StaleDigestAdmin(InspectOnly, admin.ModelAdmin):
 
     list_display = ["team", "findings", "scanned_at", "sent_at"]
     list_select_related = ["team"]
+
+
+class ExperimentArmInline(InspectOnly, admin.TabularInline):
+    model = ExperimentArm
+    fields = ["label", "version", "weight", "is_control"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(InspectOnly, admin.ModelAdmin):
+    """Experiments and their arms; proposing, starting and stopping go through the portal or
+    the API (approvals where the environment needs them)."""
+
+    list_display = ["pk", "prompt", "environment", "state", "primary_metric", "started_at"]
+    list_filter = ["state", "environment", "primary_metric"]
+    search_fields = ["prompt__name", "prompt__namespace__slug", "hypothesis"]
+    list_select_related = ["prompt__namespace", "environment"]
+    inlines = [ExperimentArmInline]

@@ -24,6 +24,7 @@ from django_celery_beat.models import (
 )
 
 from approvals.services import promotion_request, promotion_right_grant
+from approvals.services.experiments import experiment_propose
 from portal import outbox
 from portal.audit.models import AuditEntry
 from prompts import stale
@@ -72,6 +73,15 @@ def everything(superuser, environments):
         version=v2,
         environment=environments["staging"],
         justification="better",
+    )
+    experiment_propose(
+        actor=maintainer,
+        prompt=prompt,
+        environment=environments["development"],
+        arms=[{"version": 1, "weight": 50}, {"version": 2, "weight": 50}],
+        hypothesis="Hey is friendlier",
+        primary_metric="feedback",
+        justification="try it",
     )
     personal_token_create(actor=maintainer, name="laptop")
     environment_update(actor=superuser, environment=environments["development"], name="Dev")
@@ -146,6 +156,7 @@ def test_every_governance_model_admin_refuses_add_change_delete_and_actions(supe
         "prompts.Deployment",
         "prompts.Tag",
         "approvals.PromotionRequest",
+        "prompts.Experiment",
         "audit.AuditEntry",
         "portal.OutboxMessage",
         "django_celery_beat.PeriodicTask",
