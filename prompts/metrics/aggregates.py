@@ -165,7 +165,8 @@ def raw_accumulators(
 ) -> tuple[dict[tuple, Accumulator], dict[tuple, dict[str, Any]]]:
     """The accumulators of these events per key (the values of `columns`: name → a field's
     name or an expression), in two grouped queries: the sums (with the `extra` aggregates,
-    returned beside them), then the histogram buckets."""
+    returned beside them), then the histogram buckets. Each query sees what was committed when
+    it ran, so an event committed between them may be in the buckets and not in the sums."""
     extra = extra or {}
     expressions = {name: e for name, e in columns.items() if not isinstance(e, str)}
     names = [name if name in expressions else column for name, column in columns.items()]
@@ -178,7 +179,11 @@ def raw_accumulators(
         extras[key] = {name: row[name] for name in extra}
     buckets = keyed.annotate(bucket=_bucket()).values(*names, "bucket").annotate(n=Count("id"))
     for row in buckets.order_by():
-        found[tuple(row[name] for name in names)].latency_histogram[row["bucket"]] = row["n"]
+        # Read committed: a group first committed between the two queries has no sums; its
+        # buckets wait for the next read (the rollup's next run recomputes the hour anyway).
+        accumulator = found.get(tuple(row[name] for name in names))
+        if accumulator is not None:
+            accumulator.latency_histogram[row["bucket"]] = row["n"]
     return found, extras
 
 

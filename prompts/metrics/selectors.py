@@ -180,7 +180,8 @@ def _exact(
         for *raw, latency in keyed.values_list(*names, "latency_ms"):
             latencies[key_of(tuple(raw))].append(latency)
         for key, values in latencies.items():
-            figures[key].exact_latency = {q: exact_quantile(values, q) for q in QUANTILES}
+            if key in figures:  # not a group first committed after the sums were read
+                figures[key].exact_latency = {q: exact_quantile(values, q) for q in QUANTILES}
     return figures
 
 
