@@ -112,3 +112,25 @@ def missing_earlier_environments(prompt: Prompt, environment: Environment, versi
         for env in earlier.order_by("order")
         if not was_deployed(prompt=prompt, environment=env, version=version)
     ]
+
+
+def cancel_experiment_requests(
+    *, actor: Principal, prompt: Prompt, environment: Environment, reason: str
+) -> None:
+    """The environment's version changed under pending experiment requests (a rollback: no
+    request supersedes them): their control is gone, so they end, and their experiments."""
+    pending = (
+        PromotionRequest.objects.select_for_update(of=("self",))
+        .select_related("prompt__namespace", "version", "environment", "experiment")
+        .filter(
+            prompt=prompt,
+            environment=environment,
+            state=PromotionRequest.State.PENDING,
+            kind=PromotionRequest.Kind.EXPERIMENT,
+        )
+        .order_by("pk")
+    )
+    for request in pending:
+        close(request, request.mark_cancelled, actor)
+        audit_request(actor, "promotion.cancelled", request, justification=reason)
+        notify(request, "cancelled")

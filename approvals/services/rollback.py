@@ -1,7 +1,12 @@
 """Rollback: re-point an environment at once to a version it ran before."""
 
 from approvals import permissions as rights
-from approvals.services.common import lock_prompt, refuse_retired, require_text
+from approvals.services.common import (
+    cancel_experiment_requests,
+    lock_prompt,
+    refuse_retired,
+    require_text,
+)
 from portal import outbox
 from portal.errors import Conflict, ErrorCode
 from portal.transactions import atomic_write
@@ -82,6 +87,13 @@ def rollback(
         actor=actor,
         action="deployment.rolled_back",
         justification=justification,
+    )
+    cancel_experiment_requests(
+        actor=actor,
+        prompt=prompt,
+        environment=environment,
+        reason=f"{environment.slug} was rolled back to v{version.number}: the experiment's "
+        "control no longer runs there.",
     )
     outbox.enqueue("approvals.tasks.notify_rollback", deployment.pk, from_version, justification)
     return deployment

@@ -3,6 +3,7 @@
 its own transaction."""
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.utils import timezone
@@ -12,8 +13,11 @@ from approvals.selectors import count_approvals
 from approvals.services.common import audit_request, close, notify
 from approvals.services.promotions import complete, is_stale, locked_for_decision
 from portal import outbox
+from portal.errors import Conflict
 from portal.transactions import atomic_write
 from prompts.models import Prompt
+
+logger = logging.getLogger(__name__)
 
 
 @atomic_write
@@ -67,7 +71,12 @@ def reevaluate_pending(
         )
     applied = 0
     for request in pending.select_related("prompt").distinct().order_by("pk"):
-        applied += promotion_reevaluate(request=request).state == PromotionRequest.State.APPLIED
+        try:
+            reevaluated = promotion_reevaluate(request=request)
+        except Conflict as exc:  # e.g. an experiment's control changed: decided by people
+            logger.warning("request %s not re-evaluated: %s", request.pk, exc.detail)
+            continue
+        applied += reevaluated.state == PromotionRequest.State.APPLIED
     return applied
 
 

@@ -219,3 +219,23 @@ def test_a_rollback_stops_the_running_experiment(gov):
     assert (stopped.state, stopped.stop_cause) == ("stopped", "deployment")
     answer = resolve(gov, "u1").json()
     assert (answer["experiment"], answer["version"]) == (None, 1)
+
+
+def test_a_rollback_cancels_a_pending_experiment_request_whose_control_is_gone(gov):
+    gov.promote_through(2, "production")
+    pending = propose(gov, arms=[{"version": 2, "weight": 50}, {"version": 1, "weight": 50}])
+    request_id = pending.json()["request"]["id"]
+
+    rolled = gov.clients["r1"].post(
+        "/api/v1/prompts/alpha/greet/rollback/",
+        {"environment": "production", "justification": "v2 misbehaves"},
+        format="json",
+    )
+
+    assert rolled.status_code == 200, rolled.content
+    assert PromotionRequest.objects.get(pk=request_id).state == "cancelled"
+    assert Experiment.objects.get(pk=pending.json()["id"]).state == "cancelled"
+    late = gov.decide("r2", request_id, "approve")
+    assert late.status_code == 409
+    assert problem(late)["code"] == "request_cancelled"
+    assert resolve(gov, "u1").json()["experiment"] is None
