@@ -133,8 +133,13 @@ class ExperimentStopForm(PageForm):
         "the normal promotion path.",
     )
 
-    def __init__(self, *args: Any, arms: Sequence[ExperimentArm], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, arms: Sequence[ExperimentArm], may_pick_winner: bool, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if not may_pick_winner:  # its promotion takes the right to request one
+            del self.fields["winner"]
+            return
         self.fields["winner"].choices = [("", "No winner: keep the control")] + [
             (
                 arm.label,

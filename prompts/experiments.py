@@ -22,6 +22,7 @@ the control again after a stop, on its next resolve.
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
@@ -313,7 +314,10 @@ def experiment_stop(
 def _stop(
     actor: Principal | None, experiment: Experiment, cause: str, reason: str, winner: str | None
 ) -> Experiment:
-    reason = check_note((reason or "").strip(), field="reason", what="The reason")
+    reason = (reason or "").strip()
+    if actor is None:  # the portal's own reason (a guardrail's figures) never blocks a stop
+        reason = _fit(reason, settings.MAX_NOTE_BYTES)
+    reason = check_note(reason, field="reason", what="The reason")
     if experiment.state != Experiment.State.RUNNING:
         raise Conflict(
             f"Experiment #{experiment.pk} is {experiment.state}, not running.",
@@ -344,6 +348,13 @@ def _stop(
         "\n".join(lines),
     )
     return experiment
+
+
+def _fit(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8 (on a character boundary), marked "…"."""
+    if len(text.encode()) <= limit:
+        return text
+    return text.encode()[: limit - 3].decode(errors="ignore") + "…"
 
 
 def stop_running(

@@ -8,10 +8,13 @@ import pytest
 from django.utils import timezone
 
 from approvals.models import PromotionRequest
+from approvals.services import promotion_right_grant
 from approvals.services.experiments import experiment_propose
+from prompts import experiments
 from prompts.metrics.services import events_ingest
 from prompts.models import Environment, Experiment
 from prompts.services import deployment_set, version_create
+from tests.api.conftest import personal_client
 from tests.factories import (
     MembershipFactory,
     NamespaceFactory,
@@ -176,3 +179,59 @@ def test_stopping_needs_a_reason(client, shop):
     assert response.status_code == 422
     experiment.refresh_from_db()
     assert experiment.state == "running"
+
+
+def test_the_page_asks_anonymous_visitors_to_sign_in(client, shop):
+    experiment = _start(shop)
+    response = client.get(f"/experiments/{experiment.pk}/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_a_promotion_right_holder_stops_without_choosing_a_winner(client, shop):
+    promoter = UserFactory(username="pat")
+    promotion_right_grant(
+        actor=shop["admin"],
+        namespace=shop["prompt"].namespace,
+        environment=shop["development"],
+        user=promoter,
+    )
+    experiment = _start(shop)
+    client.force_login(promoter)
+    page = client.get(f"/experiments/{experiment.pk}/").content.decode()
+    assert "Stop the experiment" in page
+    assert "Winner (optional)" not in page  # a winner's promotion takes the right to request
+
+    client.post(f"/experiments/{experiment.pk}/", {"reason": "bad replies", "winner": "B"})
+
+    experiment.refresh_from_db()
+    assert (experiment.state, experiment.winner) == ("stopped", None)
+
+
+def test_the_api_refuses_a_winner_from_someone_who_may_not_request_it(shop):
+    promoter = UserFactory(username="pat")
+    promotion_right_grant(
+        actor=shop["admin"],
+        namespace=shop["prompt"].namespace,
+        environment=shop["development"],
+        user=promoter,
+    )
+    experiment = _start(shop)
+    response = personal_client(promoter).post(
+        f"/api/v1/experiments/{experiment.pk}/stop/",
+        {"reason": "B wins", "winner": "B"},
+        format="json",
+    )
+    assert response.status_code == 403
+    assert "stop without a winner" in response.json()["detail"]
+    experiment.refresh_from_db()
+    assert experiment.state == "running"
+
+
+def test_the_portal_s_own_long_reason_never_blocks_a_stop(shop, settings):
+    experiment = _start(shop)
+    stopped = experiments.experiment_stop(
+        actor=None, experiment=experiment, cause="guardrail", reason="breach; " * 2000
+    )
+    assert stopped.state == "stopped"
+    assert len(stopped.stop_reason.encode()) <= settings.MAX_NOTE_BYTES

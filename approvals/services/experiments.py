@@ -12,7 +12,8 @@ from portal.transactions import atomic_write
 from prompts import experiments
 from prompts.metrics.guardrails import guardrails_clean
 from prompts.models import Environment, Experiment, Prompt
-from teams.permissions import Principal
+from teams import permissions
+from teams.permissions import Principal, require
 
 
 @atomic_write
@@ -75,7 +76,13 @@ def experiment_end(
     the control is then requested for the environment like any promotion: applied at once
     where no approval is needed, pending for reviewers otherwise. Both or neither."""
     reason = require_text(reason, "reason", "A reason")
-    lock_prompt(experiment.prompt)
+    prompt = lock_prompt(experiment.prompt)
+    if winner is not None and winner != "A":
+        require(
+            permissions.can_request_promotion(actor, prompt.namespace),
+            f"Only maintainers and owners of {prompt.namespace.team.slug} request the winner's "
+            "promotion; stop without a winner, or ask one of them.",
+        )
     experiment = experiments.experiment_stop(
         actor=actor,
         experiment=experiment,

@@ -23,12 +23,14 @@ def _experiment_or_404(request: HttpRequest, pk: int) -> Experiment:
     return found(prompt_selectors.experiment_get, user=request.user, experiment_id=pk)
 
 
+@login_required
 @require_http_methods(["GET", "POST"])
 def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     experiment = _experiment_or_404(request, pk)
     may_stop = experiment.is_running and experiments.may_stop(request.user, experiment)
     arms = sorted(experiment.arms.all(), key=lambda arm: arm.label)
-    form = ExperimentStopForm(arms=arms, data=request.POST or None)
+    may_pick_winner = permissions.can_request_promotion(request.user, experiment.prompt.namespace)
+    form = ExperimentStopForm(arms=arms, data=request.POST or None, may_pick_winner=may_pick_winner)
     status = 200
     if request.method == "POST":
         result, status = attempt(
@@ -37,7 +39,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=request.user,
                 experiment=experiment,
                 reason=data["reason"],
-                winner=data["winner"] or None,
+                winner=data.get("winner") or None,
             ),
         )
         if result is not None:

@@ -13,7 +13,6 @@ PROMPT_DEPRECATED = "prompt.deprecated"
 PROMPT_RETIRED = "prompt.retired"
 PROMPT_REACTIVATED = "prompt.reactivated"
 STALE_DIGEST = "stale.digest"
-EXPERIMENT_REQUESTED = "experiment.requested"
 EXPERIMENT_STARTED = "experiment.started"
 EXPERIMENT_STOPPED = "experiment.stopped"
 EXPERIMENT_GUARDRAIL = "experiment.guardrail_breached"
@@ -33,7 +32,6 @@ EVENTS: tuple[tuple[str, str], ...] = (
     (PROMPT_RETIRED, "Prompt retired"),
     (PROMPT_REACTIVATED, "Prompt reactivated"),
     (STALE_DIGEST, "Stale prompts digest"),
-    (EXPERIMENT_REQUESTED, "Experiment awaiting approval"),
     (EXPERIMENT_STARTED, "Experiment started"),
     (EXPERIMENT_STOPPED, "Experiment stopped"),
     (EXPERIMENT_GUARDRAIL, "Experiment stopped by a guardrail"),
