@@ -48,6 +48,7 @@ class ExperimentForm(PageForm):
     minimum_detectable_effect = forms.FloatField(
         required=False,
         min_value=0,
+        max_value=1e9,
         label="Minimum detectable effect (optional)",
         help_text="The smallest difference worth detecting, in the metric's units; "
         "empty: 10 % of the control's value.",

@@ -191,7 +191,7 @@ class ExperimentCreateSerializer(serializers.Serializer):
     hypothesis = serializers.CharField(max_length=2000)
     primary_metric = serializers.ChoiceField(choices=Experiment.Metric.choices)
     minimum_detectable_effect = serializers.FloatField(
-        required=False, allow_null=True, min_value=0, default=None
+        required=False, allow_null=True, min_value=0, max_value=1e9, default=None
     )
     guardrails = serializers.ListField(
         child=serializers.DictField(), required=False, default=list, max_length=10

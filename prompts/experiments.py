@@ -153,8 +153,10 @@ def experiment_create(
         raise Invalid.field(
             "primary_metric", f"Choose one of {', '.join(Experiment.Metric.values)}."
         )
-    if minimum_detectable_effect is not None and not minimum_detectable_effect > 0:
-        raise Invalid.field("minimum_detectable_effect", "A positive difference, or none.")
+    if minimum_detectable_effect is not None and not 0 < minimum_detectable_effect <= 1e9:
+        raise Invalid.field(
+            "minimum_detectable_effect", "A positive difference (at most 10⁹), or none."
+        )
     chosen = experiment_arms.parse_arms(prompt, arms)
     current = _current(prompt, environment)
     if current is None:
@@ -316,7 +318,7 @@ def _stop(
 ) -> Experiment:
     reason = (reason or "").strip()
     if actor is None:  # the portal's own reason (a guardrail's figures) never blocks a stop
-        reason = _fit(reason, settings.MAX_NOTE_BYTES)
+        reason = fit(reason, settings.MAX_NOTE_BYTES)
     reason = check_note(reason, field="reason", what="The reason")
     if experiment.state != Experiment.State.RUNNING:
         raise Conflict(
@@ -350,7 +352,7 @@ def _stop(
     return experiment
 
 
-def _fit(text: str, limit: int) -> str:
+def fit(text: str, limit: int) -> str:
     """`text` cut to at most `limit` bytes of UTF-8 (on a character boundary), marked "…"."""
     if len(text.encode()) <= limit:
         return text

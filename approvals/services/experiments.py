@@ -5,11 +5,14 @@ the normal promotion path."""
 
 from typing import Any
 
+from django.conf import settings
+
 from approvals.models import PromotionRequest
 from approvals.services.common import lock_prompt, notify, require_text
 from approvals.services.promotions import open_request, promotion_request
 from portal.transactions import atomic_write
 from prompts import experiments
+from prompts.experiments import fit
 from prompts.metrics.guardrails import guardrails_clean
 from prompts.models import Environment, Experiment, Prompt
 from teams import permissions
@@ -97,6 +100,9 @@ def experiment_end(
         prompt=experiment.prompt,
         version=experiment.winner.version,
         environment=experiment.environment,
-        justification=f"Winner (arm {winner}) of experiment #{experiment.pk}: {reason}",
+        justification=fit(
+            f"Winner (arm {winner}) of experiment #{experiment.pk}: {reason}",
+            settings.MAX_NOTE_BYTES,
+        ),
     )
     return experiment, request

@@ -239,3 +239,9 @@ def test_a_rollback_cancels_a_pending_experiment_request_whose_control_is_gone(g
     assert late.status_code == 409
     assert problem(late)["code"] == "request_cancelled"
     assert resolve(gov, "u1").json()["experiment"] is None
+
+
+def test_a_huge_minimum_detectable_effect_is_refused(gov):
+    response = propose(gov, minimum_detectable_effect=1e300)
+    assert response.status_code == 422
+    assert "minimum_detectable_effect" in problem(response)["errors"]
