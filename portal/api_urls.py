@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("prompts.api_urls")),  # first: resolve is the hot path
     path("", include("prompts.metrics.api_urls")),
     path("", include("prompts.metrics.results_urls")),
+    path("", include("prompts.evaluations.api_urls")),
     path("", include("teams.api_urls")),
     path("", include("teams.notifications.api_urls")),
     path("", include("approvals.api_urls")),

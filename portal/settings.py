@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "teams.notifications",
     "prompts",
     "prompts.metrics",
+    "prompts.evaluations",
     "approvals",
     "demo",
 ]
@@ -238,6 +239,19 @@ METRICS_RETENTION_DAYS = int(os.environ.get("METRICS_RETENTION_DAYS", "400"))
 METRICS_MAX_FUTURE_SECONDS = int(os.environ.get("METRICS_MAX_FUTURE_SECONDS", "300"))
 # Ranges up to this long get exact percentiles from the raw events, longer ones the rollup's.
 METRICS_EXACT_MAX_HOURS = int(os.environ.get("METRICS_EXACT_MAX_HOURS", "6"))
+
+# --- Evaluations (prompts.evaluations) -----------------------------------------------------
+# A promotion into an environment with requires_evaluation needs passing runs this recent.
+EVALUATION_MAX_AGE_DAYS = int(os.environ.get("EVALUATION_MAX_AGE_DAYS", "7"))
+# Cases of one run in flight at once (provider calls), per run.
+EVALUATION_CONCURRENCY = int(os.environ.get("EVALUATION_CONCURRENCY", "8"))
+# One provider call: its timeout, and how often a 429 / 5xx / timeout is tried again.
+PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "30"))
+PROVIDER_MAX_RETRIES = int(os.environ.get("PROVIDER_MAX_RETRIES", "3"))
+# Providers never reach loopback, private or link-local addresses unless this is on.
+PROVIDER_ALLOW_PRIVATE = env_bool("PROVIDER_ALLOW_PRIVATE", default=False)
+# Playground runs per person.
+PLAYGROUND_RATE = os.environ.get("PLAYGROUND_RATE", "30/hour")
 
 # --- Rendering sandbox (prompts.sandbox) ----------------------------------------------------
 # Every jinja2 render and check runs in a worker process with these hard limits; a breach

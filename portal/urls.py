@@ -14,6 +14,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("prompts.urls")),
     path("", include("prompts.metrics.urls")),
+    path("", include("prompts.evaluations.urls")),
     path("", include("teams.urls")),
     path("", include("teams.notifications.urls")),
     path("", include("approvals.urls")),

@@ -11,11 +11,12 @@ from django.db.migrations.loader import MigrationLoader
 ROOT = Path(__file__).resolve().parent.parent
 # Bottom to top. A sub-app (portal.audit) sits just above its parent.
 LAYERS = ["portal", "portal.audit", "teams", "teams.notifications", "prompts", "prompts.metrics"]
+LAYERS += ["prompts.evaluations"]
 LAYERS += ["approvals", "demo"]
 MIGRATION_APPS = {"portal": "portal", "audit": "portal.audit", "teams": "teams"}
 MIGRATION_APPS |= {"notifications": "teams.notifications"}
 MIGRATION_APPS |= {"prompts": "prompts", "approvals": "approvals"}
-MIGRATION_APPS |= {"metrics": "prompts.metrics"}
+MIGRATION_APPS |= {"metrics": "prompts.metrics", "evaluations": "prompts.evaluations"}
 
 
 def layer_of(module: str) -> str | None:

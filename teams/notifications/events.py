@@ -16,6 +16,7 @@ STALE_DIGEST = "stale.digest"
 EXPERIMENT_STARTED = "experiment.started"
 EXPERIMENT_STOPPED = "experiment.stopped"
 EXPERIMENT_GUARDRAIL = "experiment.guardrail_breached"
+EVALUATION_REGRESSED = "evaluation.regressed"
 WEBHOOK_DISABLED = "webhook.disabled"
 WEBHOOK_TEST = "webhook.test"
 
@@ -35,6 +36,7 @@ EVENTS: tuple[tuple[str, str], ...] = (
     (EXPERIMENT_STARTED, "Experiment started"),
     (EXPERIMENT_STOPPED, "Experiment stopped"),
     (EXPERIMENT_GUARDRAIL, "Experiment stopped by a guardrail"),
+    (EVALUATION_REGRESSED, "Evaluation regressed"),
     (WEBHOOK_DISABLED, "Webhook disabled"),
     (WEBHOOK_TEST, "Webhook test"),
 )
