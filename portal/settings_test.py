@@ -5,7 +5,13 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("AUDIT_CHAIN_KEY", "test:test-only-audit-chain-key-not-for-production-0123")
 
-from portal.settings import *  # noqa: F403
+# Under pytest-xdist each worker has its own Redis (scripts/with-services.sh REDIS_INSTANCES)
+# and pytest-django gives it its own database.
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+if _worker and os.environ.get(f"REDIS_URL_{_worker}"):
+    os.environ["REDIS_URL"] = os.environ[f"REDIS_URL_{_worker}"]
+
+from portal.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

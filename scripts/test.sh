@@ -23,4 +23,11 @@ if [ ! -f "$axe/node_modules/axe-core/axe.min.js" ] \
     npm ci --prefix "$axe" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
+# The whole suite (no arguments: what `make test` and CI run) is spread over TEST_WORKERS
+# pytest-xdist workers (default 2, one per core), each with its own database and Redis.
+if (($# == 0)); then
+    workers=${TEST_WORKERS:-2}
+    set -- -n "$workers" --dist loadfile
+    export REDIS_INSTANCES=$workers
+fi
 exec scripts/with-services.sh "$PY" -m pytest "$@"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs a command with a private PostgreSQL cluster and a private Redis, started on free ports
 # under a temporary directory and always stopped. Exports DATABASE_URL and REDIS_URL.
+# With REDIS_INSTANCES=N (default 1) it starts N Redis servers and also exports REDIS_URL_1 …
+# REDIS_URL_<N-1>: one per pytest-xdist worker (portal/settings_test.py picks its own), so
+# tests that pause Redis or count its commands never see another worker's traffic.
 # Usage: scripts/with-services.sh COMMAND [ARGS...]   (exits with the command's status)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,12 +27,12 @@ WORK=$(mktemp -d /tmp/portal-services.XXXXXX)
 chmod 755 "$WORK"
 PG_DATA="$WORK/pg"
 PG_PORT=$(free_port)
-REDIS_PORT=$(free_port)
+REDIS_INSTANCES=${REDIS_INSTANCES:-1}
 
 cleanup() {
     set +e
     [ -f "$PG_DATA/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
-    [ -f "$WORK/redis.pid" ] && kill "$(cat "$WORK/redis.pid")" 2>/dev/null
+    for pidfile in "$WORK"/redis*.pid; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -44,13 +47,24 @@ runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -l "$PG_DATA/log" \
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres portal
 log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local \
-    --daemonize yes --pidfile "$WORK/redis.pid" --dir "$WORK" --logfile "$WORK/redis.log"
-for _ in $(seq 50); do
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_redis() {  # start_redis INDEX: a Redis on a free port; prints the port
+    local port
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local \
+        --daemonize yes --pidfile "$WORK/redis$1.pid" --dir "$WORK" --logfile "$WORK/redis$1.log"
+    for _ in $(seq 50); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    echo "$port"
+}
+REDIS_PORT=$(start_redis 0)
 log "Redis $(redis-server --version | awk '{print $3}' | sed 's/^v=//') on 127.0.0.1:$REDIS_PORT"
+for ((i = 1; i < REDIS_INSTANCES; i++)); do
+    port=$(start_redis "$i")
+    export "REDIS_URL_$i=redis://127.0.0.1:$port/0"
+    log "Redis for worker $i on 127.0.0.1:$port"
+done
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/portal"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
