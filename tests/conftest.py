@@ -93,6 +93,7 @@ def _data_migration_rows(request):
         "portal.audit.migrations.0002_auditors_group_and_chain_head",
         "prompts.migrations.0006_stale_beat_schedules",
         "prompts.evaluations.migrations.0002_local_model",
+        "prompts.evaluations.migrations.0003_nightly_beat_schedule",
     ):
         migration = importlib.import_module(module)
         forwards = getattr(migration, "create_environments", None) or migration.forwards
