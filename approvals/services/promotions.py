@@ -24,6 +24,7 @@ from approvals.services.common import (
     refuse_retired,
     require_text,
 )
+from approvals.services.gate import promotion_gate_refusal
 from portal.errors import Conflict, ErrorCode, Invalid, PermissionDenied
 from portal.transactions import atomic_write
 from prompts.experiments import experiment_start
@@ -35,6 +36,9 @@ from teams.permissions import Principal, require
 
 def _apply(request: PromotionRequest, actor: Principal | None, **details) -> None:
     refuse_retired(request.prompt)
+    refusal = promotion_gate_refusal(request)
+    if refusal:
+        raise refusal
     request.mark_applied()
     request.decided_at = request.decided_at or timezone.now()
     request.save()
@@ -237,8 +241,10 @@ def _require_right(reviewer: Principal, request: PromotionRequest) -> None:
 
 def complete(request: PromotionRequest, actor: Principal | None, **details) -> bool:
     """Apply the request when its approvals, counted by `count_approvals` (the count the API
-    and the portal show), reach what it requires. Returns whether it was applied."""
-    if request.approvals < request.required_approvals:
+    and the portal show), reach what it requires and the evaluation gate lets it in (else it
+    stays pending: the gate's `run_finished` hook re-evaluates it). Returns whether it was
+    applied."""
+    if request.approvals < request.required_approvals or promotion_gate_refusal(request):
         return False
     request.mark_approved()
     request.decided_at = timezone.now()
