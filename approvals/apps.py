@@ -7,7 +7,8 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         from approvals import permissions, stale
-        from approvals.services import sweeps
+        from approvals.services import gate, sweeps
+        from prompts.evaluations import hooks as evaluation_hooks
         from prompts.stale import digest_findings
         from teams import hooks
 
@@ -15,3 +16,4 @@ class ApprovalsConfig(AppConfig):
         hooks.access_gained.register(sweeps.access_gained)
         hooks.promotion_right.register(permissions.holds_promotion_right)
         digest_findings.register(stale.pending_request_findings)
+        evaluation_hooks.run_finished.register(gate.run_finished)
