@@ -4,3 +4,12 @@ from django.urls import path  # noqa: F401 - each module's paths are added below
 
 app_name = "evaluations"
 urlpatterns: list = []
+
+from prompts.evaluations import views_runs  # noqa: E402
+
+urlpatterns += [
+    path("prompts/<slug:namespace>/<slug:name>/evaluations/", views_runs.run_list, name="runs"),
+    path("evaluations/runs/<int:pk>/", views_runs.run_detail, name="run"),
+    path("evaluations/runs/<int:pk>/progress/", views_runs.run_progress, name="run_progress"),
+    path("evaluations/runs/<int:pk>/cancel/", views_runs.run_cancel, name="run_cancel"),
+]

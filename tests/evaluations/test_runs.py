@@ -61,7 +61,8 @@ def test_a_run_is_queued_then_passes_with_one_result_per_case_in_order(
     )
     created = start(world["client"], suite, capture=django_capture_on_commit_callbacks)
     assert created["state"] == "queued"
-    assert created["total"] == 3 and created["offline_echo"] is True
+    assert created["total"] == 3
+    assert created["offline_echo"] is True
 
     run = world["client"].get(f"/api/v1/evaluations/{created['id']}/").json()
 
@@ -70,10 +71,13 @@ def test_a_run_is_queued_then_passes_with_one_result_per_case_in_order(
     assert [r["position"] for r in run["results"]] == [1, 2, 3]
     first = run["results"][0]
     assert first["rendered"] == first["output"] == "Hello Ada!"
-    assert first["passed"] is True and first["score"] == 1
+    assert first["passed"] is True
+    assert first["score"] == 1
     assert first["assertions"][0]["type"] == "contains"
-    assert first["input_tokens"] > 0 and first["error"] == ""
-    assert run["mean_latency_ms"] is not None and run["total_cost_usd"] == 0
+    assert first["input_tokens"] > 0
+    assert first["error"] == ""
+    assert run["mean_latency_ms"] is not None
+    assert run["total_cost_usd"] == 0
     actions = list(
         AuditEntry.objects.filter(object_type="evaluation_run").values_list("action", flat=True)
     )
@@ -92,7 +96,8 @@ def test_a_run_below_the_threshold_fails_and_says_why_each_assertion_failed(
     created = start(world["client"], suite, capture=django_capture_on_commit_callbacks)
     run = world["client"].get(f"/api/v1/evaluations/{created['id']}/").json()
 
-    assert run["state"] == "failed" and run["pass_rate"] == 0.5
+    assert run["state"] == "failed"
+    assert run["pass_rate"] == 0.5
     failing = run["results"][1]
     assert failing["passed"] is False
     assert "Goodbye" in failing["assertions"][0]["reason"]
@@ -191,9 +196,11 @@ def test_a_provider_error_is_recorded_on_its_case_and_the_run_goes_on(
     )
     run = world["client"].get(f"/api/v1/evaluations/{created['id']}/").json()
 
-    assert run["state"] == "failed" and run["offline_echo"] is False
+    assert run["state"] == "failed"
+    assert run["offline_echo"] is False
     assert [r["passed"] for r in run["results"]] == [True, False, True]
-    assert run["results"][1]["error"] and run["results"][0]["error"] == ""
+    assert run["results"][1]["error"]
+    assert run["results"][0]["error"] == ""
     assert "sk-test-key" not in json.dumps(run)
     assert run["results"][0]["cost_usd"] == pytest.approx(0.015)
     assert run["total_cost_usd"] == pytest.approx(0.03)
@@ -221,7 +228,8 @@ def test_llm_rubric_is_judged_by_the_model_its_provider_names(
     assert results[1]["passed"] is False
     assert "did not answer with the JSON" in results[1]["assertions"][0]["reason"]
     grading = json.loads(httpserver.log[0][0].data)["messages"]
-    assert grading[0]["role"] == "system" and "is friendly" in grading[1]["content"]
+    assert grading[0]["role"] == "system"
+    assert "is friendly" in grading[1]["content"]
 
 
 def test_a_redelivered_task_records_only_the_missing_cases(world):
@@ -244,7 +252,12 @@ def test_a_redelivered_task_records_only_the_missing_cases(world):
     runs.run_execute(run_id=run.pk)  # delivered again after it finished: nothing changes
 
     results = list(run.results.order_by("position").values_list("position", "output"))
-    assert results == [(1, "Hello Ada!"), (2, "recorded before"), (3, "Hello Cy!"), (4, "Hello Di!")]
+    assert results == [
+        (1, "Hello Ada!"),
+        (2, "recorded before"),
+        (3, "Hello Cy!"),
+        (4, "Hello Di!"),
+    ]
     run.refresh_from_db()
     assert (run.state, run.done, run.passed_cases) == ("passed", 4, 4)
     assert AuditEntry.objects.filter(action="evaluation.run_finished").count() == 1
@@ -257,12 +270,14 @@ def test_cancel_stops_a_queued_run_and_a_finished_run_cannot_be_cancelled(world)
     run = runs.run_create(actor=world["author"], **args)
 
     response = world["client"].post(f"/api/v1/evaluations/{run.pk}/cancel/")
-    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    assert response.status_code == 200
+    assert response.json()["state"] == "cancelled"
     runs.run_execute(run_id=run.pk)  # the task arrives later: it leaves the run alone
     assert not run.results.exists()
     assert Run.objects.get(pk=run.pk).state == "cancelled"
     again = world["client"].post(f"/api/v1/evaluations/{run.pk}/cancel/")
-    assert again.status_code == 409 and again["Content-Type"] == "application/problem+json"
+    assert again.status_code == 409
+    assert again["Content-Type"] == "application/problem+json"
     with pytest.raises(Conflict):
         runs.run_cancel(actor=None, run=run)
 
@@ -293,7 +308,9 @@ def test_the_portal_itself_may_start_a_run(world):
         model=Model.objects.get(name="local"),
         trigger="schedule",
     )
-    assert run.requested_by is None and run.trigger == "schedule" and run.state == "queued"
+    assert run.requested_by is None
+    assert run.trigger == "schedule"
+    assert run.state == "queued"
 
 
 def test_bad_requests_name_the_field(world):
@@ -311,8 +328,10 @@ def test_bad_requests_name_the_field(world):
         assert field in response.json()["errors"]
     by_name = {"prompt": "support/greet", "version": 1, "suite": "empty", "model": "local"}
     response = post("/api/v1/evaluations/", by_name, format="json")
-    assert response.status_code == 422 and "no cases" in response.json()["detail"]
-    assert empty.runs.count() == 0 and not Run.objects.exists()
+    assert response.status_code == 422
+    assert "no cases" in response.json()["detail"]
+    assert empty.runs.count() == 0
+    assert not Run.objects.exists()
 
 
 def test_the_list_filters_by_prompt_suite_model_and_state(world):
