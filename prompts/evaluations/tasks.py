@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from prompts.evaluations import runs
+from prompts.evaluations import runs, schedules
+from prompts.evaluations.models import Model
 
 
 @shared_task(ignore_result=True)
@@ -14,3 +15,21 @@ def run_evaluation(run_id: int) -> str | None:
 
 
 # --- Schedules (nightly runs, model releases) ---------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def nightly_evaluations() -> int:
+    """Beat's nightly entry (`evaluations-nightly`): the production prompts' suites on their
+    configured and watched models. Returns how many runs it started; a second call in the same
+    night starts none."""
+    return len(schedules.nightly_start())
+
+
+@shared_task(ignore_result=True)
+def evaluate_model_release(model_id: int) -> int:
+    """A model was registered or its release date changed: run the suites of the prompts
+    naming it or its family on it, once (queued twice, the second starts none)."""
+    model = Model.objects.filter(pk=model_id).first()
+    if model is None:
+        return 0
+    return len(schedules.model_release_start(model=model))
