@@ -10,7 +10,8 @@ from django_celery_beat.models import PeriodicTask
 
 from portal.audit.models import AuditEntry
 from prompts.evaluations import runs, schedules, tasks
-from prompts.evaluations.models import Run, WatchedModel
+from prompts.evaluations.models import Model, Run, WatchedModel
+from tests.api.conftest import personal_client
 from tests.evaluations.schedule_helpers import (
     deploy,
     echo_model,
@@ -18,7 +19,7 @@ from tests.evaluations.schedule_helpers import (
     started,
     suite,
 )
-from tests.factories import TeamFactory
+from tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +186,26 @@ def test_a_new_release_date_runs_again(world):
 
 def test_a_deleted_model_starts_nothing(world):
     assert tasks.evaluate_model_release(987654) == 0
+
+
+def test_registering_a_model_through_the_api_queues_its_suites_once(
+    world, django_capture_on_commit_callbacks
+):
+    client = personal_client(UserFactory(username="admin-person", is_staff=True))
+    body = {"name": "gpt-a-2026-12-01", "provider": "echo", "family": "gpt"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/models/", body, format="json")
+    assert response.status_code == 201, response.content
+    model = Model.objects.get(name="gpt-a-2026-12-01")
+    assert tasks.evaluate_model_release(model.pk) == 0  # the same message delivered again
+
+    made = list(Run.objects.filter(model=model).select_related("suite", "version", "model"))
+    assert started(made) == {
+        ("smoke", 1, "gpt-a-2026-12-01"),
+        ("smoke", 2, "gpt-a-2026-12-01"),
+        ("tone", 1, "gpt-a-2026-12-01"),
+        ("tone", 2, "gpt-a-2026-12-01"),
+    }
+    assert len(made) == 4
+    assert {r.trigger for r in made} == {"model_release"}
