@@ -28,6 +28,10 @@ from approvals.services.experiments import experiment_propose
 from portal import outbox
 from portal.audit.models import AuditEntry
 from prompts import stale
+from prompts.evaluations.models import CaseResult, PlaygroundCall
+from prompts.evaluations.registry import model_create, team_watch_model
+from prompts.evaluations.runs import run_create
+from prompts.evaluations.suites import CaseInput, suite_create
 from prompts.models import Environment
 from prompts.resolve import counts
 from prompts.services import deployment_set, environment_update, version_create
@@ -119,6 +123,17 @@ def everything(superuser, environments):
     AccessAttemptExpiration.objects.create(access_attempt=attempt, expires_at=timezone.now())
     AccessLog.objects.create(username="maya", ip_address="203.0.113.9", user_agent="test")
     AccessFailureLog.objects.create(username="maya", ip_address="203.0.113.9", user_agent="test")
+    # Evaluations: a registered model (with history) on a watch list, a suite with a case, a
+    # run with its result, a playground call.
+    model = model_create(actor=superuser, name="gpt-test-2025-01-01", provider="openai")
+    team_watch_model(actor=superuser, team=namespace.team, model=model)
+    case = CaseInput(variables={"n": "Ada"}, assertions=[{"type": "contains", "value": "Ada"}])
+    suite = suite_create(actor=maintainer, prompt=prompt, name="smoke", cases=[case])
+    run = run_create(actor=maintainer, prompt=prompt, version=v1, suite=suite, model=model)
+    CaseResult.objects.create(run=run, case=suite.cases.get(), position=1, output="Hi Ada")
+    PlaygroundCall.objects.create(
+        prompt=prompt, version=v1, model=model, user=maintainer, rendered="Hi Ada"
+    )
     return {"namespace": namespace, "prompt": prompt, "maintainer": maintainer}
 
 
@@ -161,6 +176,11 @@ def test_every_governance_model_admin_refuses_add_change_delete_and_actions(supe
         "portal.OutboxMessage",
         "django_celery_beat.PeriodicTask",
         "axes.AccessAttempt",
+        "evaluations.Model",
+        "evaluations.Suite",
+        "evaluations.Run",
+        "evaluations.WatchedModel",
+        "evaluations.PlaygroundCall",
     }
     for model, model_admin in models:
         label = model._meta.label
