@@ -14,6 +14,16 @@ urlpatterns += [
     ),
 ]
 
+from prompts.evaluations import matrix_api  # noqa: E402
+
+urlpatterns += [
+    path(
+        "prompts/<slug:namespace>/<slug:name>/evaluations/matrix/",
+        matrix_api.PromptMatrix.as_view(),
+        name="api-evaluation-matrix",
+    ),
+]
+
 from prompts.evaluations import suites_api  # noqa: E402
 
 _suites = "prompts/<slug:namespace>/<slug:name>/suites/"

@@ -5,6 +5,17 @@ from django.urls import path  # noqa: F401 - each module's paths are added below
 app_name = "evaluations"
 urlpatterns: list = []
 
+from prompts.evaluations import views_matrix  # noqa: E402
+
+urlpatterns += [
+    path(
+        "prompts/<slug:namespace>/<slug:name>/evaluations/matrix/",
+        views_matrix.matrix,
+        name="matrix",
+    ),
+    path("evaluations/compare/", views_matrix.compare, name="compare"),
+]
+
 from prompts.evaluations import views_runs  # noqa: E402
 
 urlpatterns += [
