@@ -58,3 +58,18 @@ urlpatterns += [
         name="api-watched-model",
     ),
 ]
+
+from prompts.evaluations import playground_api  # noqa: E402
+
+urlpatterns += [
+    path(
+        "prompts/<slug:namespace>/<slug:name>/playground/",
+        playground_api.PlaygroundCalls.as_view(),
+        name="api-playground",
+    ),
+    path(
+        "prompts/<slug:namespace>/<slug:name>/playground/<int:pk>/save/",
+        playground_api.PlaygroundSaveCase.as_view(),
+        name="api-playground-save",
+    ),
+]

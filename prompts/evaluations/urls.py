@@ -24,3 +24,28 @@ urlpatterns += [
     path("evaluations/runs/<int:pk>/progress/", views_runs.run_progress, name="run_progress"),
     path("evaluations/runs/<int:pk>/cancel/", views_runs.run_cancel, name="run_cancel"),
 ]
+
+from prompts.evaluations import views_gate  # noqa: E402
+
+urlpatterns += [
+    path(
+        "prompts/<slug:namespace>/<slug:name>/versions/<int:number>/gate/<slug:environment>/run/",
+        views_gate.gate_run,
+        name="gate_run",
+    ),
+]
+
+from prompts.evaluations import views_playground  # noqa: E402
+
+urlpatterns += [
+    path(
+        "prompts/<slug:namespace>/<slug:name>/playground/",
+        views_playground.playground_page,
+        name="playground",
+    ),
+    path(
+        "prompts/<slug:namespace>/<slug:name>/playground/<int:pk>/save/",
+        views_playground.playground_save,
+        name="playground_save",
+    ),
+]
