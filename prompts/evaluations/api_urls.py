@@ -73,3 +73,13 @@ urlpatterns += [
         name="api-playground-save",
     ),
 ]
+
+from prompts.evaluations import gate_api  # noqa: E402
+
+urlpatterns += [
+    path(
+        "prompts/<slug:namespace>/<slug:name>/versions/<int:number>/gate/",
+        gate_api.VersionGate.as_view(),
+        name="api-version-gate",
+    ),
+]

@@ -354,3 +354,46 @@ def test_no_panel_where_the_environment_has_no_gate(gated, client):
     page = _page(client, gated.users["mia"], created["id"]).content.decode()
 
     assert "data-gate-state" not in page
+
+
+def test_an_outsider_of_a_private_namespace_gets_404_from_the_button(gated, client):
+    gated.namespace.visibility = "private"
+    gated.namespace.save()
+    client.force_login(UserFactory(username="olga"))
+
+    refused = client.post("/prompts/alpha/greet/versions/1/gate/production/run/", {})
+
+    assert refused.status_code == 404
+    assert not Run.objects.exists()
+
+
+# --- The API ------------------------------------------------------------------------------
+
+
+def test_the_api_shows_the_gate_and_runs_what_is_missing(gated):
+    passed = gated.run("smoke")
+    url = "/api/v1/prompts/alpha/greet/versions/1/gate/"
+
+    shown = gated.clients["r1"].get(f"{url}?environment=production").json()
+
+    assert (shown["required"], shown["passed"], shown["model"]) == (True, False, "local")
+    assert [(s["name"], s["state"], s["run"]) for s in shown["suites"]] == [
+        ("smoke", "passing", passed.pk),
+        ("tone", "missing", None),
+    ]
+    with gated.commits(execute=True):
+        started = gated.clients["mia"].post(url, {"environment": "production"}, format="json")
+
+    assert started.status_code == 202
+    assert [r["suite"] for r in started.json()["runs"]] == ["tone"]
+    assert Run.objects.get(trigger="gate").state == "passed"
+    after = gated.clients["r1"].get(f"{url}?environment=production").json()
+    assert after["passed"] is True
+
+
+def test_the_api_gate_of_an_environment_without_it_is_not_required(gated):
+    shown = gated.clients["r1"].get(
+        "/api/v1/prompts/alpha/greet/versions/1/gate/?environment=staging"
+    )
+
+    assert (shown.json()["required"], shown.json()["passed"]) == (False, True)
