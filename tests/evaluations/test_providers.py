@@ -131,6 +131,8 @@ def test_a_chat_completion_gives_text_tokens_and_cost(fast, remote, httpserver):
     ]
     assert (body["temperature"], body["max_tokens"], body["stop"]) == (0.2, 50, ["\n"])
     assert "tone" not in body
+    # connected to the address checked, the URL's host kept in the Host header
+    assert request.headers["Host"] == f"localhost:{httpserver.port}"
 
 
 def test_a_text_prompt_is_one_user_message_and_the_name_stands_in_for_the_id(

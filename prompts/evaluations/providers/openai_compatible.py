@@ -5,11 +5,14 @@ Ollama, a LiteLLM proxy, Azure-compatible gateways) through the official `openai
   `OPENAI_API_KEY`), else from the optional setting `PROVIDER_API_KEYS` (a dict of the same
   names). It is never stored, logged or put into an error message: every message is scrubbed.
 - The base URL's host must resolve to public addresses only, unless `PROVIDER_ALLOW_PRIVATE`
-  (the webhook guard's address checks, at call time); redirects are not followed.
+  (the webhook guard's address checks, at call time); the connection goes to the very address
+  checked (no second DNS lookup), directly (no proxy from the environment); redirects are not
+  followed.
 - One attempt lasts at most `PROVIDER_TIMEOUT_SECONDS`. A 429, a 5xx, a timeout or a refused
   connection is tried again, at most `PROVIDER_MAX_RETRIES` times, after an exponential backoff
   with full jitter, or after exactly what `Retry-After` asks (capped). The retries are ours (the
-  client's `max_retries=0`) so that the count, the cap and the logging are this module's.
+  client's `max_retries=0`) so that the count, the cap and the logging are this module's. The
+  latency reported is the successful attempt's.
 """
 
 import logging
@@ -19,6 +22,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpx2
 import openai
 from django.conf import settings
 from django.utils import timezone
@@ -79,22 +83,38 @@ def api_key(model: Model) -> str:
     return key
 
 
-def check_base_url(url: str) -> None:
+def check_base_url(url: str) -> tuple[str, str]:
     """At each call: http(s), no credentials in the URL, and (unless PROVIDER_ALLOW_PRIVATE)
-    every address of the host public."""
+    every address of the host public. Returns the host and the address to connect to."""
     try:
         target = ssrf.parse(url)
         addresses = ssrf.resolve(target.host, target.port)
     except ssrf.UnsafeURL as exc:
         raise ProviderError(f"The model's base URL cannot be called: {exc}") from exc
-    if settings.PROVIDER_ALLOW_PRIVATE:
-        return
     refused = [str(address) for address in addresses if not ssrf.is_public(address)]
-    if refused:
+    if refused and not settings.PROVIDER_ALLOW_PRIVATE:
         raise ProviderError(
             f"The model's base URL host {target.host} resolves to {', '.join(refused)}, which "
             "is not a public address (PROVIDER_ALLOW_PRIVATE is off)."
         )
+    return target.host, str(addresses[0])
+
+
+class PinnedTransport(httpx2.HTTPTransport):
+    """Connects to the address that was checked, never to a later DNS answer (a rebinding
+    between the check and the connection): the URL's host stays in the Host header and in
+    TLS (SNI and the certificate's name)."""
+
+    def __init__(self, *, host: str, address: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.host, self.address = host, address
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.host != self.host:
+            raise httpx2.ConnectError(f"Refused to reach {request.url.host}.", request=request)
+        request.extensions = {**request.extensions, "sni_hostname": self.host}
+        request.url = request.url.copy_with(host=self.address)
+        return super().handle_request(request)
 
 
 def _scrub(text: str, key: str) -> str:
@@ -214,7 +234,7 @@ def _completion(model: Model, answer: Any, latency_ms: float) -> Completion:
 
 def complete(*, model: Model, rendered: str | list[dict], model_config: dict) -> Completion:
     base_url = model.base_url or DEFAULT_BASE_URL
-    check_base_url(base_url)
+    host, address = check_base_url(base_url)
     key = api_key(model)
     request = {
         **parameters(model_config),
@@ -223,7 +243,10 @@ def complete(*, model: Model, rendered: str | list[dict], model_config: dict) ->
     }
     timeout = settings.PROVIDER_TIMEOUT_SECONDS
     try:
-        with openai.DefaultHttpxClient(follow_redirects=False, timeout=timeout) as http:
+        transport = PinnedTransport(host=host, address=address, trust_env=False)
+        with openai.DefaultHttpxClient(
+            transport=transport, follow_redirects=False, timeout=timeout, trust_env=False
+        ) as http:
             client = openai.OpenAI(
                 api_key=key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http
             )
