@@ -299,3 +299,23 @@ def test_a_redirect_is_not_followed(fast, remote, httpserver):
     with pytest.raises(ProviderError):
         run(remote)
     assert len(httpserver.log) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("not json at all", "text/plain"),
+        ("<html>gateway</html>", "text/html"),
+        ("[]", "application/json"),
+        ('{"choices": "many"}', "application/json"),
+        ('{"choices": [{"message": "hi"}]}', "application/json"),
+        ('{"choices": [{"message": {"content": 42}}]}', "application/json"),
+        ('{"choices": [null]}', "application/json"),
+    ],
+)
+def test_any_odd_answer_is_a_provider_error(fast, remote, httpserver, body, content_type):
+    httpserver.expect_request("/v1/chat/completions").respond_with_data(
+        body, content_type=content_type
+    )
+    with pytest.raises(ProviderError):
+        run(remote)
