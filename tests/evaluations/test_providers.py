@@ -248,7 +248,7 @@ def test_the_key_never_shows_in_errors_or_logs(fast, remote, httpserver, caplog)
     assert len(httpserver.log) == 3  # every attempt carried the key as its Bearer token
     assert KEY not in str(raised.value)
     assert "[key]" in str(raised.value)
-    assert raised.value.__suppress_context__  # no chained exception holds the request
+    assert raised.value.__context__ is None  # no chained exception holds the request
     assert caplog.records, "the retries are logged"
     assert all(KEY not in record.getMessage() for record in caplog.records)
     assert KEY not in caplog.text

@@ -242,6 +242,7 @@ def complete(*, model: Model, rendered: str | list[dict], model_config: dict) ->
         "messages": messages_of(rendered),
     }
     timeout = settings.PROVIDER_TIMEOUT_SECONDS
+    failure = ""
     try:
         transport = PinnedTransport(host=host, address=address, trust_env=False)
         with openai.DefaultHttpxClient(
@@ -252,9 +253,9 @@ def complete(*, model: Model, rendered: str | list[dict], model_config: dict) ->
             )
             answer, latency_ms = _call(client, model, request, key)
     except openai.APIError as exc:
-        raise ProviderError(f"{model.name}: {_describe(exc, key)}.") from None
+        failure = f"{model.name}: {_describe(exc, key)}."
     except ValueError as exc:  # a body that is not JSON
-        raise ProviderError(
-            f"{model.name} answered with something that is not JSON ({type(exc).__name__})."
-        ) from None
+        failure = f"{model.name} answered with something that is not JSON ({type(exc).__name__})."
+    if failure:  # raised here, so that no chained exception carries the request and its key
+        raise ProviderError(failure)
     return _completion(model, answer, latency_ms)
