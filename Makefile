@@ -32,6 +32,7 @@ bench: $(VENV)/.test-deps
 	scripts/with-services.sh $(PY) bench/resolve.py
 	scripts/with-services.sh $(PY) bench/stale.py
 	scripts/with-services.sh $(PY) bench/events.py
+	scripts/with-services.sh $(PY) bench/evaluations.py
 	$(PY) bench/render.py
 
 lint: $(VENV)/.test-deps
