@@ -12,7 +12,8 @@ spells it `is-json` with a schema value, which works here too); our judge return
 only, so `llm-rubric` passes at score ≥ its threshold, 0.5 by default (promptfoo takes the
 grader's own verdict and then applies the threshold if one is set). An assertion that cannot
 be evaluated (an unknown type, a missing threshold, a bad schema) fails with the reason,
-where promptfoo would stop the test with an error: a failure either way.
+where promptfoo would stop the test with an error: a failure either way. As in promptfoo,
+an assertion of weight 0 counts as passed (its reason still says what it found).
 """
 
 import json
@@ -427,6 +428,8 @@ def score_case(
             passed, score, reason = False, 0.0, str(exc)
         weight = _number(assertion.get("weight")) if isinstance(assertion, dict) else None
         weight = 1.0 if weight is None else weight
+        if weight == 0:
+            passed = True  # promptfoo: a weight-0 assertion is informational, never a failure
         total_score += score * weight
         total_weight += weight
         all_passed = all_passed and passed

@@ -213,8 +213,9 @@ def test_weighted_score_and_test_threshold():
         cost_usd=None,
         judge=None,
     )
-    assert not zero_weight.passed
+    assert zero_weight.passed  # promptfoo: weight 0 is informational
     assert zero_weight.score == 0.0
+    assert zero_weight.assertions[0]["reason"] == 'Expected output to contain "moon"'
 
 
 def test_no_assertions_pass_and_unknown_types_fail_with_a_reason():
