@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 from werkzeug import Response
 
@@ -367,3 +368,40 @@ def test_a_viewer_reads_but_may_not_start(world, django_capture_on_commit_callba
     assert client.post("/api/v1/evaluations/", body, format="json").status_code == 403
     assert client.post(f"/api/v1/evaluations/{created['id']}/cancel/").status_code == 403
     assert Run.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_cancelled_while_it_runs_stops_between_cases(
+    namespace, author, remote, httpserver, settings
+):
+    """The provider's server cancels the run (another connection, as a person would) while it
+    answers the second case: the worker records what is in flight and starts nothing more."""
+    settings.EVALUATION_CONCURRENCY = 1
+    prompt = PromptFactory(namespace=namespace, name="greet")
+    version = version_create(
+        prompt=prompt, author=author, template="Hi {{name}}", variables=["name"]
+    )
+    suite = make_suite(prompt, author, [({"name": f"n{n}"}, contains("Hi")) for n in range(6)])
+    run = Run.objects.create(
+        prompt=prompt, version=version, suite=suite, model=remote, total=6, requested_by=author
+    )
+    calls = []
+
+    def answer(request):
+        calls.append(request)
+        if len(calls) == 2:
+            runs.run_cancel(actor=author, run=Run.objects.get(pk=run.pk))
+            connection.close()
+        return Response(json.dumps(chat_answer("Hi there")), content_type="application/json")
+
+    httpserver.expect_request("/v1/chat/completions").respond_with_handler(answer)
+
+    runs.run_execute(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.state == "cancelled"
+    assert len(calls) == 2
+    assert list(run.results.values_list("position", flat=True)) == [1, 2]
+    assert run.done == 2
+    assert AuditEntry.objects.filter(action="evaluation.run_cancelled").count() == 1
+    assert not AuditEntry.objects.filter(action="evaluation.run_finished").exists()
