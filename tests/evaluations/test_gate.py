@@ -397,3 +397,14 @@ def test_the_api_gate_of_an_environment_without_it_is_not_required(gated):
     )
 
     assert (shown.json()["required"], shown.json()["passed"]) == (False, True)
+
+
+def test_a_decided_request_shows_no_panel(gated, client):
+    gated.run("smoke")
+    gated.run("tone")
+    created = gated.request("development").json()
+
+    page = _page(client, gated.users["mia"], created["id"]).content.decode()
+
+    assert created["state"] == "applied"
+    assert "data-gate-state" not in page
