@@ -22,9 +22,9 @@ from teams.permissions import Principal, require
 RELEASE_TASK = "prompts.evaluations.tasks.evaluate_model_release"
 LOCAL_MODEL = "local"
 # Names are path segments (/api/v1/models/{name}/): no slash; the provider's id may have one.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}")
 # Only variables meant for provider keys: never SECRET_KEY, DATABASE_URL or the like.
-KEY_ENV_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,90}_API_KEY$")
+KEY_ENV_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{0,90}_API_KEY")
 OWNERS_ONLY = "Only the team's owners change its watch list."
 DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
 MODEL_FIELDS = (
@@ -50,13 +50,13 @@ def model_state(model: Model) -> dict[str, Any]:
 
 
 def _check(model: Model) -> None:
-    if not NAME_PATTERN.match(model.name):
+    if not NAME_PATTERN.fullmatch(model.name):
         raise Invalid.field(
             "name",
             "Up to 100 letters, digits and . _ : + - (no slash), starting with a letter or "
             "digit; the provider's own id goes in provider_model_id.",
         )
-    if model.api_key_env and not KEY_ENV_PATTERN.match(model.api_key_env):
+    if model.api_key_env and not KEY_ENV_PATTERN.fullmatch(model.api_key_env):
         raise Invalid.field(
             "api_key_env",
             "The name of an environment variable ending in _API_KEY (e.g. OPENAI_API_KEY).",

@@ -202,3 +202,41 @@ def test_staff_keep_any_team_watch_list(team, staff_api):
     url = f"/api/v1/teams/{team.slug}/watched-models/"
     assert staff_api.post(url, {"model": "local"}, format="json").status_code == 201
     assert problem(staff_api.get("/api/v1/teams/nope/watched-models/"))["status"] == 404
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "x" * 101},
+        {"name": "ünïcode"},
+        {"name": ""},
+        {"notes": "\x00"},
+        {"notes": "n" * 100_000},
+        {"family": "f" * 101},
+        {"price_in_per_million": "1e30"},
+        {"price_out_per_million": "NaN"},
+        {"released_at": "yesterday"},
+        {"base_url": "http://[::1"},
+        {"base_url": "x" * 3000},
+        {"api_key_env": "OPENAI_API_KEY\nX"},
+        {"provider": None},
+    ],
+)
+def test_hostile_registrations_are_problems_not_errors(staff_api, change):
+    response = staff_api.post(MODELS, {**NEW, **change}, format="json")
+    assert problem(response)["status"] in (400, 422), response.content
+    assert not Model.objects.exclude(name="local").exists()
+
+
+def test_a_lone_surrogate_is_a_problem(staff_api):
+    body = '{"name": "m", "provider": "openai", "provider_model_id": "\\ud800"}'
+    response = staff_api.post(MODELS, body, content_type="application/json")
+    assert problem(response)["status"] in (400, 422)
+    assert not Model.objects.exclude(name="local").exists()
+
+
+def test_hostile_names_in_paths_are_missing(staff_api, team):
+    for name in ("%00", "a%2Fb", "..", "x" * 300):
+        assert problem(staff_api.get(f"{MODELS}{name}/"))["status"] in (404, 422)
+        url = f"/api/v1/teams/{team.slug}/watched-models/{name}/"
+        assert problem(staff_api.delete(url))["status"] in (404, 422)
