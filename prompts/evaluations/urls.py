@@ -49,3 +49,20 @@ urlpatterns += [
         name="playground_save",
     ),
 ]
+
+from prompts.evaluations import views_suites  # noqa: E402
+
+_suites = "prompts/<slug:namespace>/<slug:name>/suites/"
+urlpatterns += [
+    path(_suites, views_suites.suite_list, name="suites"),
+    path(f"{_suites}import/", views_suites.suite_import, name="suite_import"),
+    path(f"{_suites}<int:pk>/", views_suites.suite_detail, name="suite"),
+    path(f"{_suites}<int:pk>/delete/", views_suites.suite_delete, name="suite_delete"),
+    path(f"{_suites}<int:pk>/cases/new/", views_suites.case_add, name="case_add"),
+    path(f"{_suites}<int:pk>/cases/<int:case>/", views_suites.case_edit, name="case_edit"),
+    path(
+        f"{_suites}<int:pk>/cases/<int:case>/delete/",
+        views_suites.case_delete,
+        name="case_delete",
+    ),
+]
