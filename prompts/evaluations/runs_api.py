@@ -113,12 +113,15 @@ class RunListCreate(generics.ListAPIView):
 
 
 class RunDetail(generics.RetrieveAPIView):
-    serializer_class = s.RunDetailSerializer
+    serializer_class = s.RunSerializer
     permission_classes = [IsPersonOrServiceReading]
     queryset = Run.objects.none()
 
     def get_object(self) -> Run:
         return run_get(user=self.request.user, run_id=self.kwargs["pk"])
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "with_results": True}
 
 
 class RunCancel(APIView):

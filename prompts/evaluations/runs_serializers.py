@@ -1,5 +1,6 @@
 """Serializers of evaluation runs and their per-case results."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from prompts.evaluations.models import CaseResult, Run
@@ -50,6 +51,10 @@ class RunSerializer(serializers.ModelSerializer):
     requested_by = serializers.CharField(
         source="requested_by.username", read_only=True, allow_null=True, default=None
     )
+    results = serializers.SerializerMethodField(
+        help_text="One per recorded case, in the suite's order (`GET /evaluations/{id}/`); "
+        "null in lists."
+    )
 
     class Meta:
         model = Run
@@ -74,19 +79,15 @@ class RunSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "results",
         ]
         read_only_fields = fields
 
     def get_suite(self, run: Run) -> dict:
         return {"id": run.suite_id, "name": run.suite.name}
 
-
-class RunDetailSerializer(RunSerializer):
-    results = serializers.SerializerMethodField(help_text="One per recorded case, in order.")
-
-    class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "results"]
-        read_only_fields = fields
-
-    def get_results(self, run: Run) -> list[dict]:
+    @extend_schema_field(CaseResultSerializer(many=True, allow_null=True))
+    def get_results(self, run: Run) -> list[dict] | None:
+        if not self.context.get("with_results"):
+            return None
         return CaseResultSerializer(run.results.order_by("position"), many=True).data
