@@ -81,17 +81,28 @@ def _empty_cache():
 @pytest.fixture(autouse=True)
 def _data_migration_rows(request):
     """Transactional tests (browser, concurrency) end by flushing every table, the rows that
-    data migrations created included. Put those rows back before each such test."""
+    data migrations created included. Put those rows back before each such test, and before
+    any other database test that finds them gone: under pytest-xdist a worker's files come in
+    any order, so a flushed database can precede ordinary tests (their copy is rolled back
+    with them)."""
     marker = request.node.get_closest_marker("django_db")
-    if not marker or not marker.kwargs.get("transaction"):
+    if not marker:
         return
-    request.getfixturevalue("transactional_db")
+    if not marker.kwargs.get("transaction"):
+        request.getfixturevalue("db")
+        from prompts.models import Environment
+
+        if Environment.objects.exists():
+            return
+    else:
+        request.getfixturevalue("transactional_db")
     from django.apps import apps
 
     for module in (
         "prompts.migrations.0002_default_environments",
         "portal.audit.migrations.0002_auditors_group_and_chain_head",
         "prompts.migrations.0006_stale_beat_schedules",
+        "prompts.metrics.migrations.0002_beat_schedules",
         "prompts.evaluations.migrations.0002_local_model",
         "prompts.evaluations.migrations.0003_nightly_beat_schedule",
     ):
