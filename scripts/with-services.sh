@@ -33,6 +33,9 @@ cleanup() {
     set +e
     [ -f "$PG_DATA/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
     for pidfile in "$WORK"/redis*.pid; do [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; done
+    for pidfile in "$WORK"/redis*.pid; do  # gone before their directory is
+        for _ in $(seq 20); do [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
