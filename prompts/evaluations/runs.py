@@ -10,11 +10,7 @@ A pool rather than a chord: the calls are I/O-bound waits on a provider, and one
 run keeps a run's concurrency bounded whatever the number of workers. A re-delivered task
 (acks late) records only the cases still missing.
 
-llm-rubric's judge: the model named in the assertion's `provider` (a registered model's name),
-or else the run's own model, asked through `providers.complete` with the grading prompt below
-to answer `{"score": 0..1, "reason": "..."}`. The judge's tokens and cost are not added to the
-case's. On the `local` echo model the judge answers the grading prompt back, which is no JSON:
-such an assertion fails, saying so.
+llm-rubric's judge: see `prompts.evaluations.judge`.
 """
 
 import json
@@ -34,6 +30,7 @@ from portal.audit.services import audit
 from portal.errors import Conflict, DomainError, Invalid, PermissionDenied
 from prompts.evaluations import hooks
 from prompts.evaluations.assertions import score_case
+from prompts.evaluations.judge import judge_for, judge_models
 from prompts.evaluations.models import Case, CaseResult, Model, Run, Suite
 from prompts.evaluations.providers import complete
 from prompts.evaluations.providers.base import ProviderError
@@ -45,10 +42,6 @@ from teams.permissions import Principal, can_edit_prompts
 TASK = "prompts.evaluations.tasks.run_evaluation"
 # Includes of the version under test render as deployed here (as a service would see them).
 INCLUDES_FROM = "production"
-JUDGE_PROMPT = (
-    "You grade the output of a language model against a rubric. Answer with one JSON object "
-    'and nothing else: {"score": <a number from 0 to 1>, "reason": "<one sentence>"}.'
-)
 OFFLINE_ECHO = "offline echo, not a language model"
 
 Rendered = str | list[dict[str, str]]
@@ -190,41 +183,6 @@ def _start(run_id: int) -> Run | None:
         return run
 
 
-def _judge(model: Model, judges: dict[str, Model]) -> Callable[..., Any]:
-    """A `judge(rubric, output) -> (score, reason)` for llm-rubric."""
-
-    def judge(rubric: str, output: str, provider: str | None = None) -> tuple[float, str]:
-        chosen = judges.get(provider) if provider else model
-        if chosen is None:
-            return 0.0, f"No model named {provider!r} to judge with."
-        messages = [
-            {"role": "system", "content": JUDGE_PROMPT},
-            {"role": "user", "content": f"Rubric:\n{rubric}\n\nOutput:\n{output}"},
-        ]
-        try:
-            answer = complete(model=chosen, rendered=messages, model_config={"temperature": 0})
-        except ProviderError as exc:
-            return 0.0, f"The judge ({chosen.name}) failed: {exc}"
-        try:
-            verdict = json.loads(answer.text)
-            score = min(max(float(verdict["score"]), 0.0), 1.0)
-            return score, str(verdict.get("reason", ""))
-        except (ValueError, TypeError, KeyError):
-            return 0.0, f"The judge ({chosen.name}) did not answer with the JSON asked for."
-
-    return judge
-
-
-def _judges(cases: list[Case]) -> dict[str, Model]:
-    names = {
-        a["provider"]
-        for case in cases
-        for a in case.assertions
-        if isinstance(a, dict) and isinstance(a.get("provider"), str)
-    }
-    return {m.name: m for m in Model.objects.filter(name__in=names)} if names else {}
-
-
 def _call(job: _Job, run: Run, judge: Callable[..., Any]) -> _Outcome:
     """One case through the provider and the assertions (no database here: a pool thread)."""
     fields: dict[str, Any] = {}
@@ -245,7 +203,7 @@ def _call(job: _Job, run: Run, judge: Callable[..., Any]) -> _Outcome:
             threshold=job.case.threshold,
             latency_ms=completion.latency_ms,
             cost_usd=completion.cost_usd,
-            judge=lambda rubric, output: _judge_with(judge, job.case, rubric, output),
+            judge=lambda rubric, output: judge(rubric, output, job.case),
         )
         fields |= {"passed": scored.passed, "score": scored.score, "assertions": scored.assertions}
     except ProviderError as exc:
@@ -255,14 +213,6 @@ def _call(job: _Job, run: Run, judge: Callable[..., Any]) -> _Outcome:
     except Exception as exc:  # a case must never crash its run; the type says enough
         fields["error"] = f"The case failed unexpectedly ({type(exc).__name__})."
     return _Outcome(job=job, fields=fields)
-
-
-def _judge_with(judge: Callable[..., Any], case: Case, rubric: str, output: str):
-    """The judge for the llm-rubric assertion whose value is `rubric`: its `provider`, if any."""
-    for assertion in case.assertions:
-        if isinstance(assertion, dict) and assertion.get("value") == rubric:
-            return judge(rubric, output, assertion.get("provider"))
-    return judge(rubric, output)
 
 
 def _record(run: Run, outcomes: list[_Outcome]) -> None:
@@ -310,6 +260,27 @@ def _jobs(run: Run) -> list[_Job]:
     return jobs
 
 
+def _fan_out(
+    run: Run, pending: list[_Job], pool: ThreadPoolExecutor, concurrency: int, judge
+) -> None:
+    """At most `concurrency` cases in flight; each finished batch recorded at once; nothing
+    more submitted once the run is cancelled."""
+    in_flight: set[Future] = set()
+    queue = iter(pending)
+    stopped = False
+    while True:
+        while not stopped and len(in_flight) < concurrency:
+            job = next(queue, None)
+            if job is None:
+                break
+            in_flight.add(pool.submit(_call, job, run, judge))
+        if not in_flight:
+            return
+        finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+        _record(run, [f.result() for f in finished])
+        stopped = stopped or _cancelled(run)
+
+
 def run_execute(*, run_id: int) -> Run | None:
     """The task's body: record every missing case, then finish the run. Safe to run twice."""
     run = _start(run_id)
@@ -320,23 +291,15 @@ def run_execute(*, run_id: int) -> Run | None:
     if failed:
         _record(run, failed)
     pending = [j for j in jobs if not j.error]
-    judge = _judge(run.model, _judges([j.case for j in pending]))
+    judge = judge_for(run.model, judge_models([j.case for j in pending]))
     concurrency = max(1, min(settings.EVALUATION_CONCURRENCY, len(pending)))
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval") as pool:
-        in_flight: set[Future] = set()
-        queue = iter(pending)
-        stopped = False
-        while True:
-            while not stopped and len(in_flight) < concurrency:
-                job = next(queue, None)
-                if job is None:
-                    break
-                in_flight.add(pool.submit(_call, job, run, judge))
-            if not in_flight:
-                break
-            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            _record(run, [f.result() for f in finished])
-            stopped = stopped or _cancelled(run)
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval")
+    try:
+        _fan_out(run, pending, pool, concurrency, judge)
+    except BaseException:  # a time limit, a lost database: drop what waits, keep what is done
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return run_finish(run_id=run.pk)
 
 
@@ -355,6 +318,22 @@ def _figures(run: Run) -> int:
     run.total_cost_usd = figures["cost"] or 0.0
     run.mean_latency_ms = figures["latency"]
     return figures["errors"]
+
+
+@transaction.atomic
+def run_fail(*, run_id: int, error: str) -> Run:
+    """End a run that cannot go on (its task gave up) as `error`, with what it recorded."""
+    run = _locked(run_id)
+    if run.is_finished:
+        return run
+    _figures(run)
+    run.state = Run.State.ERROR
+    run.error = error
+    run.finished_at = timezone.now()
+    run.save()
+    _audit(None, "evaluation.run_finished", run)
+    hooks.run_finished(run=run)
+    return run
 
 
 @transaction.atomic

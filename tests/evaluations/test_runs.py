@@ -211,7 +211,9 @@ def test_llm_rubric_is_judged_by_the_model_its_provider_names(
     world, remote, httpserver, django_capture_on_commit_callbacks
 ):
     httpserver.expect_request("/v1/chat/completions").respond_with_json(
-        chat_answer(json.dumps({"score": 0.9, "reason": "Friendly and short."}))
+        chat_answer(
+            "```json\n" + json.dumps({"score": 0.9, "reason": "Friendly and short."}) + "\n```"
+        )
     )
     rubric = [{"type": "llm-rubric", "value": "is friendly", "provider": "gpt-test"}]
     suite = make_suite(
@@ -405,3 +407,25 @@ def test_a_run_cancelled_while_it_runs_stops_between_cases(
     assert run.done == 2
     assert AuditEntry.objects.filter(action="evaluation.run_cancelled").count() == 1
     assert not AuditEntry.objects.filter(action="evaluation.run_finished").exists()
+
+
+def test_a_run_whose_task_gives_up_ends_as_an_error_with_what_it_recorded(world):
+    suite = make_suite(
+        world["prompt"], world["author"], [({"name": n}, contains(n)) for n in ("Ada", "Bob")]
+    )
+    run = runs.run_create(
+        actor=world["author"],
+        prompt=world["prompt"],
+        version=world["version"],
+        suite=suite,
+        model=Model.objects.get(name="local"),
+    )
+    CaseResult.objects.create(run=run, position=1, output="Hello Ada!", passed=True)
+
+    runs.run_fail(run_id=run.pk, error="The run did not finish within 2970 s.")
+    runs.run_fail(run_id=run.pk, error="again")  # finished: left alone
+
+    run.refresh_from_db()
+    assert (run.state, run.done, run.passed_cases, run.pass_rate) == ("error", 1, 1, 0.5)
+    assert run.error == "The run did not finish within 2970 s."
+    assert AuditEntry.objects.filter(action="evaluation.run_finished").count() == 1
