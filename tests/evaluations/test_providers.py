@@ -167,6 +167,17 @@ def test_a_429_waits_what_retry_after_asks_then_succeeds(fast, remote, httpserve
     assert completion.latency_ms < 900  # the successful attempt's, not the wait
 
 
+def test_a_429_asking_for_a_long_wait_is_an_error_at_once(fast, remote, httpserver):
+    httpserver.expect_request("/v1/chat/completions").respond_with_json(
+        {"error": {"message": "quota"}}, status=429, headers={"Retry-After": "3600"}
+    )
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match=r"HTTP 429: quota; it asks to wait 3600 s"):
+        run(remote)
+    assert time.monotonic() - started < 1
+    assert len(httpserver.log) == 1
+
+
 def test_500_again_and_again_is_an_error_after_the_retries(fast, remote, httpserver):
     httpserver.expect_request("/v1/chat/completions").respond_with_json(
         {"error": {"message": "upstream broke"}}, status=500

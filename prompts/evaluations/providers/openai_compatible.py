@@ -10,9 +10,10 @@ Ollama, a LiteLLM proxy, Azure-compatible gateways) through the official `openai
   followed.
 - One attempt lasts at most `PROVIDER_TIMEOUT_SECONDS`. A 429, a 5xx, a timeout or a refused
   connection is tried again, at most `PROVIDER_MAX_RETRIES` times, after an exponential backoff
-  with full jitter, or after exactly what `Retry-After` asks (capped). The retries are ours (the
-  client's `max_retries=0`) so that the count, the cap and the logging are this module's. The
-  latency reported is the successful attempt's.
+  with full jitter, or after exactly what `Retry-After` asks (more than 30 s: not tried
+  again). The retries are ours (the client's `max_retries=0`; it does honour `Retry-After`, but
+  also retries 408/409 and logs on its own) so that the count, the cap and the logging are this
+  module's. The latency reported is the successful attempt's.
 """
 
 import logging
@@ -42,7 +43,9 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 8.0
-RETRY_AFTER_MAX_SECONDS = 60.0
+# A server asking for a longer wait is not tried again: the case reports it at once (a run's
+# task has CELERY_TASK_TIME_LIMIT for all its cases).
+RETRY_AFTER_MAX_SECONDS = 30.0
 # model_config keys passed on to Chat Completions; everything else (`model` included) is not.
 PARAMETERS = frozenset(
     {
@@ -146,7 +149,7 @@ def retry_after_seconds(headers: Any) -> float | None:
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
-        return min(retry_after, RETRY_AFTER_MAX_SECONDS)
+        return retry_after
     return random.uniform(0, min(BACKOFF_BASE_SECONDS * 2**attempt, BACKOFF_MAX_SECONDS))
 
 
@@ -177,6 +180,12 @@ def _retryable(exc: openai.APIError) -> bool:
     )
 
 
+class _TooLong(Exception):
+    def __init__(self, error: openai.APIError, wait: float) -> None:
+        super().__init__()
+        self.error, self.wait = error, wait
+
+
 def _call(client: openai.OpenAI, model: Model, request: dict, key: str) -> tuple[Any, float]:
     """The answer and its attempt's latency (ms), after at most PROVIDER_MAX_RETRIES retries;
     raises openai.APIError."""
@@ -191,6 +200,8 @@ def _call(client: openai.OpenAI, model: Model, request: dict, key: str) -> tuple
                 raise
             headers = exc.response.headers if isinstance(exc, openai.APIStatusError) else None
             wait = backoff_seconds(attempt, retry_after_seconds(headers))
+            if wait > RETRY_AFTER_MAX_SECONDS:
+                raise _TooLong(exc, wait) from None
             logger.info(
                 "model %s: %s; retry %d of %d in %.2f s",
                 model.name,
@@ -254,6 +265,11 @@ def complete(*, model: Model, rendered: str | list[dict], model_config: dict) ->
             answer, latency_ms = _call(client, model, request, key)
     except openai.APIError as exc:
         failure = f"{model.name}: {_describe(exc, key)}."
+    except _TooLong as exc:
+        failure = (
+            f"{model.name}: {_describe(exc.error, key)}; it asks to wait {exc.wait:.0f} s, "
+            f"more than {RETRY_AFTER_MAX_SECONDS:.0f} s: not tried again."
+        )
     except ValueError as exc:  # a body that is not JSON
         failure = f"{model.name} answered with something that is not JSON ({type(exc).__name__})."
     if failure:  # raised here, so that no chained exception carries the request and its key
