@@ -3,12 +3,14 @@ delete (409 once it has runs), cases, promptfoo / JSON Lines import and export.
 The prompt's readers read (service tokens too); maintainers and owners write."""
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.permissions import IsPersonOrServiceReading
+from portal.api.schema import request_example
 from portal.api.views import parse, parse_query
 from prompts.evaluations import promptfoo, suites
 from prompts.evaluations import suite_selectors as selectors
@@ -55,9 +57,34 @@ class SuiteListCreate(SuiteScoped, generics.ListAPIView):
     serializer_class = s.SuiteSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no prompt
+            return Suite.objects.none()
         return selectors.suites_of(prompt=self.prompt())
 
-    @extend_schema(request=s.SuiteCreateSerializer, responses={201: s.SuiteDetailSerializer})
+    @extend_schema(
+        request=s.SuiteCreateSerializer,
+        responses={201: s.SuiteDetailSerializer},
+        examples=[
+            request_example(
+                "A suite with one case",
+                {
+                    "name": "smoke",
+                    "description": "The replies we promise",
+                    "pass_threshold": 1.0,
+                    "cases": [
+                        {
+                            "description": "greets by name",
+                            "variables": {"name": "Ada"},
+                            "assertions": [
+                                {"type": "icontains", "value": "ada"},
+                                {"type": "not-contains", "value": "sorry", "weight": 2},
+                            ],
+                        }
+                    ],
+                },
+            )
+        ],
+    )
     def post(self, request: Request, namespace: str, name: str) -> Response:
         data = parse(s.SuiteCreateSerializer, request)
         suite = suites.suite_create(
@@ -133,7 +160,22 @@ class CaseDetail(SuiteScoped, generics.GenericAPIView):
 class SuiteImport(SuiteScoped, generics.GenericAPIView):
     serializer_class = s.SuiteImportResultSerializer
 
-    @extend_schema(request=s.SuiteImportSerializer, responses={201: s.SuiteImportResultSerializer})
+    @extend_schema(
+        request=s.SuiteImportSerializer,
+        responses={201: s.SuiteImportResultSerializer},
+        examples=[
+            request_example(
+                "A promptfoo file",
+                {
+                    "name": "imported",
+                    "format": "promptfoo",
+                    "content": "defaultTest:\n  assert:\n    - type: not-contains\n"
+                    "      value: sorry\ntests:\n  - vars: {name: Ada}\n    assert:\n"
+                    "      - type: icontains\n        value: ada\n",
+                },
+            )
+        ],
+    )
     def post(self, request: Request, namespace: str, name: str) -> Response:
         data = parse(s.SuiteImportSerializer, request)
         result = suites.suite_import(actor=request.user, prompt=self.prompt(), **data)
@@ -145,8 +187,15 @@ class SuiteExport(SuiteScoped, generics.GenericAPIView):
     serializer_class = s.ExportQuerySerializer
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(promptfoo.FORMATS))],
-        responses={200: OpenApiResponse(description="The file's text (YAML or JSON Lines).")},
+        parameters=[s.ExportQuerySerializer],
+        responses={
+            (200, "application/yaml"): OpenApiResponse(
+                OpenApiTypes.STR, description="promptfoo YAML (`tests:`), re-importable"
+            ),
+            (200, "application/jsonl"): OpenApiResponse(
+                OpenApiTypes.STR, description="JSON Lines, one case per line"
+            ),
+        },
     )
     def get(self, request: Request, namespace: str, name: str, suite: int) -> HttpResponse:
         chosen = parse_query(s.ExportQuerySerializer, request)["format"]

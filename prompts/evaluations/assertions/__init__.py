@@ -23,9 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-import yaml
 from rapidfuzz.distance import Levenshtein
+
+from prompts.evaluations.assertions.values import (
+    Unevaluable,
+    extract_json_objects,
+    js_string,
+    parse_comma_separated,
+    schema_errors,
+    schema_of,
+)
 
 Judge = Callable[[str, str], tuple[float, str]]
 
@@ -63,10 +70,6 @@ class CaseScore:
     passed: bool
     score: float
     assertions: list[dict] = field(default_factory=list)
-
-
-class Unevaluable(Exception):
-    """The assertion cannot be evaluated (promptfoo throws an invariant error)."""
 
 
 @dataclass(frozen=True)
@@ -128,64 +131,6 @@ def check_assertions(assertions: Any) -> list[str]:
     return problems
 
 
-def parse_comma_separated(value: str) -> list[str]:
-    """promptfoo's `parseCommaSeparatedValues`: fields split on commas, whitespace trimmed,
-    double-quoted fields keep their commas (`\\"` or `""` inside), empty fields skipped."""
-    results: list[str] = []
-    i, n = 0, len(value)
-    while i < n:
-        while i < n and (value[i].isspace() or value[i] == ","):
-            i += 1
-        if i >= n:
-            break
-        if value[i] == '"':
-            i += 1
-            text: list[str] = []
-            terminated = False
-            while i < n:
-                if value[i] == "\\" and i + 1 < n and value[i + 1] in '"\\':
-                    text.append(value[i + 1])
-                    i += 2
-                elif value[i] == '"' and i + 1 < n and value[i + 1] == '"':
-                    text.append('"')
-                    i += 2
-                elif value[i] == '"':
-                    i += 1
-                    terminated = True
-                    break
-                else:
-                    text.append(value[i])
-                    i += 1
-            if not terminated:
-                raise Unevaluable("Unterminated quoted field in contains assertion value")
-            while i < n and value[i].isspace():
-                i += 1
-            if i < n and value[i] != ",":
-                raise Unevaluable("Expected comma after quoted field in contains assertion value")
-            results.append("".join(text))
-        else:
-            start = i
-            while i < n and value[i] != ",":
-                i += 1
-            results.append(value[start:i].strip())
-    return results
-
-
-def _js_string(value: Any) -> str:
-    """What JavaScript's String(value) gives for the values YAML and JSON hold."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, list):
-        return ",".join(_js_string(item) for item in value)
-    return str(value)
-
-
 def _items(kind: str, value: Any) -> list[str]:
     if not value:
         raise Unevaluable(f'"{kind}" assertion type must have a value')
@@ -193,14 +138,14 @@ def _items(kind: str, value: Any) -> list[str]:
         value = parse_comma_separated(value)
     if not isinstance(value, list):
         raise Unevaluable(f'"{kind}" assertion type must have an array value')
-    return [_js_string(item) for item in value]
+    return [js_string(item) for item in value]
 
 
 def _text_value(kind: str, value: Any, *, numbers: bool = False) -> str:
     if isinstance(value, str) and value != "":
         return value
     if numbers and isinstance(value, int | float) and not isinstance(value, bool):
-        return _js_string(value)
+        return js_string(value)
     raise Unevaluable(f'"{kind}" assertion type must have a string value')
 
 
@@ -213,54 +158,6 @@ def _not(inverse: bool) -> str:
     return "not " if inverse else ""
 
 
-def _schema(value: Any) -> dict:
-    schema = yaml.safe_load(value) if isinstance(value, str) else value
-    if not isinstance(schema, dict):
-        raise Unevaluable("The schema must be an object (JSON or YAML).")
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise Unevaluable(f"Invalid JSON schema: {exc.message}") from exc
-    return schema
-
-
-def _schema_errors(schema: dict, document: Any) -> list[str]:
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-    return [f"{'/' + '/'.join(map(str, e.absolute_path))} {e.message}" for e in errors]
-
-
-def extract_json_objects(text: str) -> list[Any]:
-    """promptfoo's `extractJsonObjects`: every balanced `{…}` that parses (as YAML's JSON
-    subset, a missing closing brace supplied at the end of the text), left to right."""
-    found: list[Any] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] != "{":
-            i += 1
-            continue
-        opened, closed, j = 1, 0, i + 1
-        next_i = i + 1
-        while j < min(i + 100_000, n) and opened > closed:
-            opened += text[j] == "{"
-            closed += text[j] == "}"
-            j += 1
-            if opened == closed or j == n:
-                candidate = text[i:j] + "}" * max(0, opened - closed)
-                try:
-                    parsed = yaml.safe_load(candidate)
-                except yaml.YAMLError:
-                    if opened == closed:
-                        break
-                    continue
-                if isinstance(parsed, dict | list):
-                    found.append(parsed)
-                    next_i = j
-                    break
-        i = next_i
-    return found
-
-
 def _is_json(ctx: _Context, value: Any, inverse: bool, *, schema_required: bool) -> tuple:
     try:
         document = json.loads(ctx.output)
@@ -270,7 +167,7 @@ def _is_json(ctx: _Context, value: Any, inverse: bool, *, schema_required: bool)
     if schema_required and not value:
         raise Unevaluable('"json-schema" assertion type must have a schema value')
     if parsed and value:
-        errors = _schema_errors(_schema(value), document)
+        errors = schema_errors(schema_of(value), document)
         passed = (not errors) != inverse
         if not passed:
             reason = (
@@ -288,9 +185,9 @@ def _contains_json(ctx: _Context, value: Any, inverse: bool) -> tuple:
     passed = (len(objects) == 0) if inverse else (len(objects) > 0)
     failure = "Expected output to contain valid JSON"
     if value:
-        schema = _schema(value)
+        schema = schema_of(value)
         for document in objects:
-            errors = _schema_errors(schema, document)
+            errors = schema_errors(schema, document)
             passed = bool(errors) if inverse else not errors
             if not errors:
                 if inverse:
@@ -308,7 +205,7 @@ def _equals(ctx: _Context, value: Any, inverse: bool) -> tuple:
             ok = False
         shown = json.dumps(value, separators=(",", ":"))
     else:
-        shown = _js_string(value)
+        shown = js_string(value)
         ok = shown == ctx.output
     return _verdict(
         ok, inverse, f'Expected output "{ctx.output}" to {_not(inverse)}equal "{shown}"'
@@ -323,9 +220,9 @@ def _limit(kind: str, measured: float | None, threshold: Any, inverse: bool) -> 
     if measured is None:
         raise Unevaluable(f"{kind.capitalize()} was not measured for this output")
     relation = "less than or equal to" if inverse else "greater than"
-    shown_limit = _js_string(threshold)
+    shown_limit = js_string(threshold)
     if kind == "latency":
-        failure = f"Latency {_js_string(measured)}ms is {relation} threshold {shown_limit}ms"
+        failure = f"Latency {js_string(measured)}ms is {relation} threshold {shown_limit}ms"
     else:
         failure = f"Cost {measured:.2g} is {relation} threshold {shown_limit}"
     return _verdict(measured <= limit, inverse, failure)
@@ -392,7 +289,7 @@ def _evaluate(ctx: _Context, base: str, inverse: bool, assertion: dict) -> tuple
         limit = DEFAULT_LEVENSHTEIN_THRESHOLD if limit is None else limit
         distance = Levenshtein.distance(out, expected)
         relation = "less than or equal to" if inverse else "greater than"
-        failure = f"Levenshtein distance {distance} is {relation} threshold {_js_string(limit)}"
+        failure = f"Levenshtein distance {distance} is {relation} threshold {js_string(limit)}"
         return _verdict(distance <= limit, inverse, failure)
     if base == "latency":
         return _limit(base, ctx.latency_ms, assertion.get("threshold"), inverse)
