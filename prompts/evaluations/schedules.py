@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -38,6 +38,8 @@ PRODUCTION = "production"
 # States whose pass rate counts for the regression check (an error or a cancel says nothing
 # about the prompt's quality).
 JUDGED = (Run.State.PASSED, Run.State.FAILED)
+# pg_advisory_xact_lock's first key for the runs of one suite ("eval").
+SUITE_LOCK = 0x6576616C
 # Failing cases named in a regression's notification body (the run page has them all).
 BODY_CASES = 10
 
@@ -123,13 +125,23 @@ def release_targets(*, model: Model) -> list[Target]:
     return targets
 
 
+def _take_turn(suite: Suite) -> None:
+    """Serialize the check-then-create of one suite's runs until the transaction ends: a
+    PostgreSQL advisory lock rather than the suite's row, which people editing the suite and
+    every run's insert (its foreign key) also lock, and which a worker may hold while it waits
+    for the audit chain. SQLite (the embedded mode) has one writer at a time anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SUITE_LOCK, suite.pk % 2**31])
+
+
 def _start(*, target: Target, trigger: str, since: dt.datetime, same_trigger: bool) -> Run | None:
     """Start one run unless one of the same suite, version and model (and trigger, when
-    `same_trigger`) was created since `since`. The suite's row is locked first, so two tasks
-    at once start it once."""
+    `same_trigger`) was created since `since`. Two tasks at once take turns per suite (see
+    `_take_turn`), so each starts it once."""
     already = {"trigger": trigger} if same_trigger else {}
     with transaction.atomic():
-        Suite.objects.select_for_update().filter(pk=target.suite.pk).first()
+        _take_turn(target.suite)
         exists = Run.objects.filter(
             suite=target.suite,
             version=target.version,

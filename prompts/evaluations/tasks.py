@@ -4,7 +4,8 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from prompts.evaluations import runs
+from prompts.evaluations import runs, schedules
+from prompts.evaluations.models import Model
 
 # A run longer than one task time limit goes on in a new delivery (which records only the
 # missing cases), this many times; then it ends as an error with what it recorded.
@@ -26,3 +27,21 @@ def run_evaluation(self, run_id: int) -> str | None:
 
 
 # --- Schedules (nightly runs, model releases) ---------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def nightly_evaluations() -> int:
+    """Beat's nightly entry (`evaluations-nightly`): the production prompts' suites on their
+    configured and watched models. Returns how many runs it started; a second call in the same
+    night starts none."""
+    return len(schedules.nightly_start())
+
+
+@shared_task(ignore_result=True)
+def evaluate_model_release(model_id: int) -> int:
+    """A model was registered or its release date changed: run the suites of the prompts
+    naming it or its family on it, once (queued twice, the second starts none)."""
+    model = Model.objects.filter(pk=model_id).first()
+    if model is None:
+        return 0
+    return len(schedules.model_release_start(model=model))

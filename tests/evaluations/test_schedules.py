@@ -4,8 +4,10 @@ suites of prompts naming it or its family, once), and the beat row behind the ni
 
 import datetime as dt
 import logging
+import threading
 
 import pytest
+from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
 from portal.audit.models import AuditEntry
@@ -23,6 +25,7 @@ from tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
+THREADS = 4
 CASES = [({"name": "Ada"}, [{"type": "contains", "value": "Ada"}])]
 
 
@@ -209,3 +212,29 @@ def test_registering_a_model_through_the_api_queues_its_suites_once(
     }
     assert len(made) == 4
     assert {r.trigger for r in made} == {"model_release"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_nightly_tasks_at_once_start_each_run_once(world):
+    barrier = threading.Barrier(THREADS)
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def night() -> None:
+        try:
+            barrier.wait(timeout=10)
+            counts.append(tasks.nightly_evaluations())
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=night) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert sum(counts) == 5
+    assert Run.objects.count() == 5
