@@ -3,10 +3,13 @@ Completions JSON (pytest-httpserver), with retries, timeouts, the key and the SS
 
 import json
 import logging
+import ssl
+import subprocess
 import time
 from decimal import Decimal
 
 import pytest
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from prompts.evaluations import providers
@@ -329,4 +332,41 @@ def test_any_odd_answer_is_a_provider_error(fast, remote, httpserver, body, cont
         body, content_type=content_type
     )
     with pytest.raises(ProviderError):
+        run(remote)
+
+
+# --- openai: TLS to the pinned address ------------------------------------------------------
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    """A Chat Completions server on https://localhost with a self-signed certificate, which the
+    provider trusts through SSL_CERT_FILE."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
+    command += " -addext subjectAltName=DNS:localhost"
+    subprocess.run(
+        [*command.split(), "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server = HTTPServer(host="localhost", ssl_context=context)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def test_tls_goes_to_the_checked_address_verified_for_the_urls_host(fast, remote, tls_server):
+    tls_server.expect_request("/v1/chat/completions").respond_with_json(chat_answer("secure"))
+    remote.base_url = f"https://localhost:{tls_server.port}/v1"
+    assert run(remote).text == "secure"
+    assert tls_server.log[0][0].headers["Host"] == f"localhost:{tls_server.port}"
+
+
+def test_tls_to_a_host_the_certificate_does_not_name_fails(fast, remote, tls_server):
+    tls_server.expect_request("/v1/chat/completions").respond_with_json(chat_answer())
+    remote.base_url = f"https://127.0.0.1:{tls_server.port}/v1"
+    with pytest.raises(ProviderError, match="connection failed"):
         run(remote)

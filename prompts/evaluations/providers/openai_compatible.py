@@ -6,7 +6,8 @@ Ollama, a LiteLLM proxy, Azure-compatible gateways) through the official `openai
   names). It is never stored, logged or put into an error message: every message is scrubbed.
 - The base URL's host must resolve to public addresses only, unless `PROVIDER_ALLOW_PRIVATE`
   (the webhook guard's address checks, at call time); the connection goes to the very address
-  checked (no second DNS lookup), directly (no proxy from the environment); redirects are not
+  checked (no second DNS lookup), directly (no proxy from the environment), verifying TLS
+  against the system's certificate store (`SSL_CERT_FILE` names another); redirects are not
   followed.
 - One attempt lasts at most `PROVIDER_TIMEOUT_SECONDS`. A 429, a 5xx, a timeout or a refused
   connection is tried again, at most `PROVIDER_MAX_RETRIES` times, after an exponential backoff
@@ -19,6 +20,7 @@ Ollama, a LiteLLM proxy, Azure-compatible gateways) through the official `openai
 import logging
 import os
 import random
+import ssl
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -255,7 +257,9 @@ def complete(*, model: Model, rendered: str | list[dict], model_config: dict) ->
     timeout = settings.PROVIDER_TIMEOUT_SECONDS
     failure = ""
     try:
-        transport = PinnedTransport(host=host, address=address, trust_env=False)
+        transport = PinnedTransport(
+            host=host, address=address, verify=ssl.create_default_context(), trust_env=False
+        )
         with openai.DefaultHttpxClient(
             transport=transport, follow_redirects=False, timeout=timeout, trust_env=False
         ) as http:
