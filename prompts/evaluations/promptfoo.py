@@ -3,11 +3,15 @@
 `prepareTestCaseForEval` does) and JSON Lines (one case per line:
 `{description?, vars, assert, threshold?}`).
 
-Parsing never drops anything silently: an unknown assertion type is kept (it fails when the
-case runs, with its reason) and reported in the case's warnings, as are keys we ignore.
+Assertion values are literal here; promptfoo renders them as Nunjucks with the test's vars,
+so a plain `{{ var }}` of one of the test's vars is filled in on import (anything more is
+kept as written and reported). Parsing never drops anything silently: an unknown assertion
+type is kept (it fails when the case runs, with its reason) and reported in the case's
+warnings, as are keys we ignore.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +19,12 @@ import yaml
 
 from portal.errors import Invalid
 from prompts.evaluations.assertions import check_assertions
+from prompts.evaluations.assertions.values import js_string
 
 FORMATS = ("promptfoo", "jsonl")
 MAX_CASES = 2000
 ASSERTION_KEYS = ("type", "value", "threshold", "weight")
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 TEST_KEYS = {"description", "vars", "assert", "threshold", "options", "metadata"}
 
 
@@ -42,13 +48,37 @@ def _problem(detail: str, *, line: int | None = None) -> Invalid:
     return Invalid(f"The file cannot be imported: {message}", errors={"content": [message]})
 
 
-def _assertion(raw: Any, warnings: list[str], where: str) -> dict:
+def _filled(text: str, variables: dict, warnings: list[str], where: str) -> str:
+    """promptfoo renders a value as a Nunjucks template with the test's vars; values here are
+    literal, so a plain `{{ name }}` of a var is filled in now, anything else reported."""
+    if "{{" not in text and "{%" not in text:
+        return text
+    names = PLACEHOLDER.findall(text)
+    rest = PLACEHOLDER.sub("", text)
+    if "{{" in rest or "{%" in rest or any(name not in variables for name in names):
+        warnings.append(
+            f"{where}: the value is a template promptfoo fills with the test's vars; it is "
+            "kept literally here (only a plain {{ var }} of a known var is filled in)."
+        )
+        return text
+    return PLACEHOLDER.sub(lambda match: js_string(variables[match.group(1)]), text)
+
+
+def _assertion(raw: Any, variables: dict, warnings: list[str], where: str) -> dict:
     if not isinstance(raw, dict):
         return {"type": str(raw)}
     kept = {key: raw[key] for key in ASSERTION_KEYS if key in raw and raw[key] is not None}
     ignored = sorted(set(raw) - set(ASSERTION_KEYS))
     if ignored:
         warnings.append(f"{where}: ignored {', '.join(ignored)} (not supported here).")
+    value = kept.get("value")
+    if isinstance(value, str):
+        kept["value"] = _filled(value, variables, warnings, where)
+    elif isinstance(value, list):
+        kept["value"] = [
+            _filled(item, variables, warnings, where) if isinstance(item, str) else item
+            for item in value
+        ]
     return kept
 
 
@@ -78,7 +108,7 @@ def _case(raw: Any, *, default: dict, where: str) -> ParsedCase:
     if (raw.get("options") or {}).get("disableDefaultAsserts") is True:
         default_assertions = []
     assertions = [
-        _assertion(item, warnings, f"{where}, assertion {index}")
+        _assertion(item, variables, warnings, f"{where}, assertion {index}")
         for index, item in enumerate([*default_assertions, *raw_assertions], start=1)
     ]
     warnings += [f"{where}: {problem}" for problem in check_assertions(assertions)]
