@@ -250,6 +250,9 @@ PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "30"
 PROVIDER_MAX_RETRIES = int(os.environ.get("PROVIDER_MAX_RETRIES", "3"))
 # Providers never reach loopback, private or link-local addresses unless this is on.
 PROVIDER_ALLOW_PRIVATE = env_bool("PROVIDER_ALLOW_PRIVATE", default=False)
+# Provider keys by environment-variable name, for deployments that keep them in settings
+# rather than the environment (the environment wins); never in the database.
+PROVIDER_API_KEYS: dict[str, str] = {}
 # Playground runs per person.
 PLAYGROUND_RATE = os.environ.get("PLAYGROUND_RATE", "30/hour")
 
