@@ -31,6 +31,7 @@ from teams import permissions
 from teams.permissions import Principal, require
 
 UNSET: Any = object()
+DESCRIPTION_CHARS = 500  # Case.description
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,11 @@ def _clean_case(data: CaseInput, *, strict: bool, field: str = "") -> CaseInput:
         problems = check_assertions(assertions)
         if problems:
             raise Invalid(problems[0], errors={f"{prefix}assertions": problems})
-    description = check_text(
-        (data.description or "").strip(), field=f"{prefix}description", limit=500
-    )
+    description = check_text((data.description or "").strip(), field=f"{prefix}description")
+    if len(description) > DESCRIPTION_CHARS:
+        raise Invalid.field(
+            f"{prefix}description", f"At most {DESCRIPTION_CHARS} characters are allowed."
+        )
     threshold = data.threshold
     if threshold is not None:
         threshold = _share(threshold, field=f"{prefix}threshold")
