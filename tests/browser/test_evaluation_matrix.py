@@ -5,6 +5,8 @@ runs the suite on it by itself, and the viewer's matrix grows a second column, c
 rate with the number in each cell. Two runs are then compared case by case. No axe violation.
 """
 
+import os
+
 import pytest
 from django.db import transaction
 from playwright.sync_api import expect
@@ -19,6 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 URL = "/prompts/support/refund-reply/evaluations/matrix/"
 NEW_MODEL = "echo-family-2026-12-01"
+SCREENSHOTS = os.environ.get("MATRIX_SCREENSHOTS", "/tmp/evaluation-matrix")
 
 
 @pytest.fixture
@@ -106,6 +109,14 @@ def test_the_matrix_grows_when_a_second_model_is_registered(
     )
     api = page.request.get("/api/v1/prompts/support/refund-reply/evaluations/matrix/")
     assert {c["model"] for c in api.json()["suites"][0]["cells"]} == {"local", NEW_MODEL}
+    page.screenshot(path=f"{SCREENSHOTS}-desktop.png", full_page=True)
+    assert_accessible()
+
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone: the table scrolls inside
+    page.reload()
+    expect(grown).to_contain_text("100 %")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=f"{SCREENSHOTS}-phone.png", full_page=True)
     assert_accessible()
 
 
@@ -142,4 +153,5 @@ def test_two_runs_compared_case_by_case(page, sign_in, evaluated, assert_accessi
     expect(changed).to_contain_text("not-icontains")
     expect(changed.locator("td").nth(2)).to_contain_text("passed")
     expect(changed.locator("td").nth(3)).to_contain_text("failed")
+    page.screenshot(path=f"{SCREENSHOTS}-compare.png", full_page=True)
     assert_accessible()
