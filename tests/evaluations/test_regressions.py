@@ -11,7 +11,7 @@ import pytest
 from prompts.evaluations import hooks, runs, schedules
 from prompts.evaluations.models import Model, Run
 from prompts.services import version_create
-from teams.notifications.models import Delivery, Notification
+from teams.notifications.models import Delivery, Notification, Webhook
 from tests.evaluations.schedule_helpers import (
     echo_model,
     execute,
@@ -98,6 +98,12 @@ def test_a_drop_below_the_last_passing_run_tells_the_team(reply, remote, httpser
     assert (good.state, good.pass_rate) == ("passed", 1.0)
     assert regressions() == []
 
+    Webhook.objects.create(
+        team=reply["prompt"].namespace.team,
+        url="https://hooks.example.com/evaluations",
+        events=["evaluation.regressed"],
+        secret="webhook-secret-0123456789",
+    )
     answer(httpserver, "We are sorry, we cannot help.")  # the vendor updated the model
     bad = run_now(**reply, model=remote)
 
@@ -132,7 +138,7 @@ def test_a_drop_below_the_last_passing_run_tells_the_team(reply, remote, httpser
     channels = Delivery.objects.filter(event="evaluation.regressed").values_list(
         "channel", flat=True
     )
-    assert {"inbox", "email"} <= set(channels)
+    assert {"inbox", "email", "webhook"} <= set(channels)
 
 
 def test_a_run_that_holds_tells_nobody(reply, remote, httpserver):
