@@ -10,7 +10,9 @@
   once per registration or release date: a (suite, version, model) with a run created since the
   model last changed is left alone, so a task queued twice starts each run once.
 - Regression (`regression_check`, on `hooks.run_finished`): a finished run whose pass rate is
-  below the last passing run of the same suite, version and model tells the owning team.
+  below the last passing run of the same suite, version and model tells the owning team. A
+  model release's first run on the new model is held to the last passing run on a model of
+  its family (the one it would replace).
 
 Runs are started by the portal itself (`actor=None`) through `runs.run_create`, which audits
 and queues them; a target it refuses (a suite without cases, say) is logged and skipped.
@@ -195,20 +197,26 @@ def model_release_start(*, model: Model) -> list[Run]:
 
 
 def previous_pass(*, run: Run) -> Run | None:
-    """The last passing run of the run's suite, version and model finished before it."""
-    return (
+    """The last passing run of the run's suite, version and model finished before it. A run
+    started by a model's release, on a model with no such run yet, is held to the last
+    passing run of its suite and version on another model of the same family (the model it
+    would replace)."""
+    passing = (
         Run.objects.filter(
             suite_id=run.suite_id,
             version_id=run.version_id,
-            model_id=run.model_id,
             state=Run.State.PASSED,
             pass_rate__isnull=False,
             finished_at__lte=run.finished_at,
         )
         .exclude(pk=run.pk)
+        .select_related("model")
         .order_by("-finished_at", "-pk")
-        .first()
     )
+    same = passing.filter(model_id=run.model_id).first()
+    if same is not None or run.trigger != Run.Trigger.MODEL_RELEASE or not run.model.family:
+        return same
+    return passing.filter(model__family=run.model.family).exclude(model_id=run.model_id).first()
 
 
 def _failing_lines(run: Run) -> tuple[list[int], list[str]]:
@@ -244,15 +252,16 @@ def regression_check(*, run: Run) -> bool:
     )
     prompt = run.prompt
     positions, lines = _failing_lines(run)
+    elsewhere = f" on {previous.model.name}" if previous.model_id != run.model_id else ""
     subject = (
         f"Evaluation regressed: {prompt.full_name} v{run.version.number} on {run.model.name} "
-        f"({run.suite.name}) {run.pass_rate:.0%} < {previous.pass_rate:.0%}"
+        f"({run.suite.name}) {run.pass_rate:.0%} < {previous.pass_rate:.0%}{elsewhere}"
     )
     body = "\n".join(
         [
             f"Run {run.pk} of suite {run.suite.name} passed {run.passed_cases} of {run.total} "
-            f"cases ({run.pass_rate:.1%}); the last passing run, {previous.pk}, passed "
-            f"{previous.pass_rate:.1%}.",
+            f"cases ({run.pass_rate:.1%}); the last passing run, {previous.pk}{elsewhere}, "
+            f"passed {previous.pass_rate:.1%}.",
             "Failing cases:",
             *lines,
         ]
@@ -273,6 +282,7 @@ def regression_check(*, run: Run) -> bool:
             "model": run.model.name,
             "pass_rate": run.pass_rate,
             "previous_pass_rate": previous.pass_rate,
+            "previous_model": previous.model.name,
             "failing_cases": positions,
             "trigger": run.trigger,
         },

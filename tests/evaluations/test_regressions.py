@@ -131,6 +131,7 @@ def test_a_drop_below_the_last_passing_run_tells_the_team(reply, remote, httpser
         "model": "vendor-model-latest",
         "pass_rate": 0.0,
         "previous_pass_rate": 1.0,
+        "previous_model": "vendor-model-latest",
         "failing_cases": [1, 2, 3],
         "trigger": "manual",
     }
@@ -191,6 +192,35 @@ def test_the_comparison_is_per_model_and_per_version(reply, remote, httpserver):
 
     assert on_remote.state == "failed"
     assert regressions() == []
+
+
+def test_a_release_run_on_a_new_model_is_held_to_its_family(reply, remote, httpserver):
+    answer(httpserver, "Your refund is on its way.")
+    run_now(**reply, model=remote)
+    newer = Model.objects.create(
+        name="vendor-model-2026-12-01",
+        family="vendor-model",
+        provider="openai",
+        provider_model_id="vendor-model-2026-12-01",
+        base_url=remote.base_url,
+        api_key_env=remote.api_key_env,
+    )
+    answer(httpserver, "We are sorry.")
+
+    manual = run_now(**reply, model=newer)  # a person trying it: no history on it, no alert
+    assert manual.state == "failed"
+    assert regressions() == []
+    release = execute(runs.run_create(actor=None, model=newer, trigger="model_release", **reply))
+
+    assert release.state == "failed"
+    sent = regressions()
+    assert len(sent) == 2
+    assert sent[0].subject == (
+        "Evaluation regressed: support/reply v1 on vendor-model-2026-12-01 (refunds) 0% < 100% "
+        "on vendor-model-latest"
+    )
+    assert sent[0].data["previous_model"] == "vendor-model-latest"
+    assert sent[0].data["trigger"] == "model_release"
 
 
 def test_a_cancelled_run_is_no_regression(reply, remote, httpserver):
