@@ -408,3 +408,16 @@ def test_a_decided_request_shows_no_panel(gated, client):
 
     assert created["state"] == "applied"
     assert "data-gate-state" not in page
+
+
+def test_the_promotion_form_shows_the_refusal(gated, client):
+    client.force_login(gated.users["mia"])
+
+    refused = client.post(
+        "/prompts/alpha/greet/promote/",
+        {"version": "1", "environment": "development", "justification": "try"},
+    )
+
+    assert refused.status_code == 409
+    assert "requires a passing evaluation of alpha/greet v1 on local" in refused.content.decode()
+    assert gated.running("development") is None
