@@ -68,7 +68,9 @@ def _assertion(raw: Any, variables: dict, warnings: list[str], where: str) -> di
     if not isinstance(raw, dict):
         return {"type": str(raw)}
     kept = {key: raw[key] for key in ASSERTION_KEYS if key in raw and raw[key] is not None}
-    ignored = sorted(set(raw) - set(ASSERTION_KEYS))
+    if isinstance(raw.get("provider"), str):
+        kept["provider"] = raw["provider"]  # llm-rubric's judge: a registered model's name
+    ignored = sorted(set(raw) - set(kept) - set(ASSERTION_KEYS))
     if ignored:
         warnings.append(f"{where}: ignored {', '.join(ignored)} (not supported here).")
     value = kept.get("value")

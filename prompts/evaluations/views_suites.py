@@ -25,6 +25,7 @@ from prompts.selectors import prompt_get
 from teams.permissions import can_edit_prompts
 
 ASSERTION_ROWS = 6
+ROW_KEYS = ("type", "value", "threshold", "weight")
 TYPE_CHOICES = [("", "—")] + [
     (kind, kind) for base in sorted(KNOWN_TYPES) for kind in (base, f"not-{base}")
 ]
@@ -93,6 +94,7 @@ class CaseForm(forms.Form):
             if name in current and isinstance(current[name], str):
                 self.initial[f"var_{name}"] = current.pop(name)
         assertions = list(case.assertions) if case else []
+        self.original = assertions
         for index in range(max(ASSERTION_ROWS, len(assertions) + 2)):
             row = assertions[index] if index < len(assertions) else {}
             kind = row.get("type", "")
@@ -151,6 +153,10 @@ class CaseForm(forms.Form):
             if not data.get(f"a{index}_type"):
                 continue
             row: dict[str, Any] = {"type": data[f"a{index}_type"]}
+            before = self.original[index] if index < len(self.original) else {}
+            if isinstance(before, dict) and before.get("type") == row["type"]:
+                # keys the rows do not show (llm-rubric's `provider`) stay as they were
+                row |= {k: v for k, v in before.items() if k not in ROW_KEYS}
             if data.get(f"a{index}_value"):
                 row["value"] = _value(data[f"a{index}_value"])
             for key in ("threshold", "weight"):

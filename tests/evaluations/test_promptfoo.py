@@ -46,6 +46,7 @@ DOCS_EXAMPLE = textwrap.dedent(
           - type: llm-rubric
             value: Sounds like a native speaker
             threshold: 0.7
+            provider: judge-model
           - type: python
             value: len(output) < 100
     """
@@ -71,6 +72,7 @@ def test_default_test_is_merged_into_every_test():
         "type": "llm-rubric",
         "value": "Sounds like a native speaker",
         "threshold": 0.7,
+        "provider": "judge-model",
     }
     assert second.warnings == [
         "Test 2, assertion 1: ignored metric (not supported here).",

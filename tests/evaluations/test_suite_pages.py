@@ -185,3 +185,20 @@ def test_private_prompts_are_404_for_outsiders_and_pages_need_sign_in(page, suit
     for path in (page, f"{page}{suite.pk}/", f"{page}{suite.pk}/cases/new/", f"{page}import/"):
         assert outsider.get(path).status_code == 404
     assert outsider.post(f"{page}{suite.pk}/delete/").status_code == 404
+
+
+def test_editing_a_case_keeps_what_the_rows_do_not_show(page, maintainer, suite):
+    case = suite.cases.create(
+        position=1,
+        variables={"name": "Ada"},
+        assertions=[{"type": "llm-rubric", "value": "is kind", "provider": "judge-model"}],
+    )
+    body = case_post(
+        **{"case-a0_type": "llm-rubric", "case-a0_value": "is kinder", "case-a0_weight": ""}
+    )
+    body |= {"case-a1_type": "", "case-a2_type": ""}
+    assert maintainer.post(f"{page}{suite.pk}/cases/{case.pk}/", body).status_code == 302
+    case.refresh_from_db()
+    assert case.assertions == [
+        {"type": "llm-rubric", "value": "is kinder", "provider": "judge-model"}
+    ]
