@@ -10,7 +10,9 @@ type is kept (it fails when the case runs, with its reason) and reported in the 
 warnings, as are keys we ignore.
 """
 
+import datetime as dt
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,8 @@ from prompts.evaluations.assertions.values import js_string
 
 FORMATS = ("promptfoo", "jsonl")
 MAX_CASES = 2000
+MAX_VALUES = 200_000  # after YAML aliases are expanded
+MAX_DEPTH = 32
 ASSERTION_KEYS = ("type", "value", "threshold", "weight")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 TEST_KEYS = {"description", "vars", "assert", "threshold", "options", "metadata"}
@@ -129,6 +133,41 @@ def _case(raw: Any, *, default: dict, where: str) -> ParsedCase:
     )
 
 
+class _Budget:
+    """How many values a file may expand to: YAML aliases can make a short file huge."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUES
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _problem(f"the file expands to more than {MAX_VALUES} values.")
+
+
+def _plain(value: Any, budget: _Budget, depth: int = 0) -> Any:
+    """What YAML read, as JSON can hold it: dates as ISO text, keys as text; non-finite
+    numbers, binary and nesting deeper than MAX_DEPTH refused."""
+    budget.spend()
+    if depth > MAX_DEPTH:
+        raise _problem(f"the file nests deeper than {MAX_DEPTH} levels.")
+    if isinstance(value, dict):
+        return {str(key): _plain(item, budget, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item, budget, depth + 1) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _problem("numbers must be finite (no .nan or .inf).")
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | set):
+        raise _problem("binary values and sets are not supported.")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def _load_yaml(content: str) -> Any:
     try:
         return yaml.safe_load(content)
@@ -146,6 +185,12 @@ def parse_promptfoo(content: str) -> ParsedSuite:
         document = {"tests": document}
     if not isinstance(document, dict):
         raise _problem("expected a promptfoo config with tests: (or a list of tests).")
+    budget = _Budget()
+    document = {
+        key: _plain(document[key], budget)
+        for key in ("description", "defaultTest", "tests")
+        if key in document
+    }
     tests = document.get("tests")
     if not isinstance(tests, list):
         raise _problem("tests: must be a list of tests (file references are not supported).")
@@ -167,7 +212,7 @@ def parse_jsonl(content: str) -> ParsedSuite:
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
+            raw = json.loads(line, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise _problem(f"invalid JSON: {exc}", line=number) from exc
         if len(cases) >= MAX_CASES:

@@ -124,12 +124,31 @@ def test_a_bare_list_of_tests_and_list_vars_are_read_with_a_warning():
         ("tests:\n  - threshold: high\n", "threshold must be a number"),
         ("just text\n", "expected a promptfoo config"),
         ("tests:\n  - vars: {a: 1\n", "line 3"),
+        ("tests:\n  - vars: {a: .nan}\n", "numbers must be finite"),
+        ("tests:\n  - vars: {a: !!binary aGk=}\n", "binary values"),
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
+                for i in range(6)
+            )
+            + "tests:\n  - vars: {v: *g}\n",
+            "expands to more than",
+        ),
     ],
 )
 def test_what_cannot_be_imported_is_a_422_that_says_why(content, message):
     with pytest.raises(Invalid) as raised:
         promptfoo.parse(format="promptfoo", content=content)
     assert message in raised.value.errors["content"][0]
+
+
+def test_yaml_dates_become_text_and_json_lines_refuse_nan():
+    parsed = promptfoo.parse(format="promptfoo", content="tests:\n  - vars: {day: 2024-05-01}\n")
+    assert parsed.cases[0].variables == {"day": "2024-05-01"}
+    with pytest.raises(Invalid) as raised:
+        promptfoo.parse(format="jsonl", content='{"vars": {"a": NaN}}\n')
+    assert raised.value.errors["content"][0].startswith("line 1: invalid JSON")
 
 
 def test_json_lines_name_the_bad_line():
