@@ -17,6 +17,7 @@ Ollama, a LiteLLM proxy, Azure-compatible gateways) through the official `openai
   module's. The latency reported is the successful attempt's.
 """
 
+import functools
 import logging
 import os
 import random
@@ -245,6 +246,29 @@ def _completion(model: Model, answer: Any, latency_ms: float) -> Completion:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _tls(ca_file: str | None) -> ssl.SSLContext:
+    """The system's CA store (or SSL_CERT_FILE's), loaded once per process and CA file: it
+    costs tens of milliseconds."""
+    return ssl.create_default_context()
+
+
+@functools.lru_cache(maxsize=32)
+def _client(
+    host: str, address: str, base_url: str, key: str, timeout: float, ca_file: str | None
+) -> openai.OpenAI:
+    """One client (and its connection pool) per endpoint, checked address, key, timeout and CA,
+    shared by the threads of a run: building one costs about 100 ms. A new address (DNS
+    changed) is a new client, pinned to the address just checked."""
+    transport = PinnedTransport(host=host, address=address, verify=_tls(ca_file), trust_env=False)
+    http = openai.DefaultHttpxClient(
+        transport=transport, follow_redirects=False, timeout=timeout, trust_env=False
+    )
+    return openai.OpenAI(
+        api_key=key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http
+    )
+
+
 def complete(*, model: Model, rendered: str | list[dict], model_config: dict) -> Completion:
     base_url = model.base_url or DEFAULT_BASE_URL
     host, address = check_base_url(base_url)
@@ -254,19 +278,17 @@ def complete(*, model: Model, rendered: str | list[dict], model_config: dict) ->
         "model": model.provider_model_id or model.name,
         "messages": messages_of(rendered),
     }
-    timeout = settings.PROVIDER_TIMEOUT_SECONDS
     failure = ""
     try:
-        transport = PinnedTransport(
-            host=host, address=address, verify=ssl.create_default_context(), trust_env=False
+        client = _client(
+            host,
+            address,
+            base_url,
+            key,
+            settings.PROVIDER_TIMEOUT_SECONDS,
+            os.environ.get("SSL_CERT_FILE"),
         )
-        with openai.DefaultHttpxClient(
-            transport=transport, follow_redirects=False, timeout=timeout, trust_env=False
-        ) as http:
-            client = openai.OpenAI(
-                api_key=key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http
-            )
-            answer, latency_ms = _call(client, model, request, key)
+        answer, latency_ms = _call(client, model, request, key)
     except openai.APIError as exc:
         failure = f"{model.name}: {_describe(exc, key)}."
     except _TooLong as exc:
