@@ -1,6 +1,8 @@
 """Every assertion type, its `not-` form and its failure reason (promptfoo 0.121.20's)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prompts.evaluations.assertions import (
     KNOWN_TYPES,
@@ -265,3 +267,39 @@ def test_comma_separated_values_and_json_extraction_as_promptfoo():
     assert extract_json_objects('x {"a": {"b": 1}} y {"c": 2}') == [{"a": {"b": 1}}, {"c": 2}]
     assert extract_json_objects('cut {"a": 1') == [{"a": 1}]
     assert extract_json_objects("{ a: b: c }") == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+assertion_dicts = st.fixed_dictionaries(
+    {"type": st.sampled_from([*sorted(KNOWN_TYPES), "not-regex", "not-is-json", "bogus"])},
+    optional={"value": json_values, "threshold": json_values, "weight": json_values},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    output=st.text(max_size=40),
+    assertions=st.lists(assertion_dicts | json_values, max_size=4),
+    threshold=st.none() | st.floats(0, 1),
+)
+def test_any_assertions_on_any_output_give_a_verdict_never_an_exception(
+    output, assertions, threshold
+):
+    check_assertions(assertions)
+    result = score_case(
+        output=output,
+        assertions=assertions,
+        threshold=threshold,
+        latency_ms=5.0,
+        cost_usd=0.0,
+        judge=lambda rubric, out: (0.5, "ok"),
+    )
+    assert len(result.assertions) == len(assertions)
+    assert isinstance(result.score, float)
+    assert all(isinstance(item["reason"], str) for item in result.assertions)

@@ -4,6 +4,8 @@ documentation writes them, and exported so they read back unchanged."""
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from portal.errors import Invalid
 from prompts.evaluations import promptfoo
@@ -167,3 +169,25 @@ def test_export_reads_back_unchanged(fmt):
         return [(c.description, c.variables, c.assertions, c.threshold) for c in cases]
 
     assert shape(again.cases) == shape(parsed.cases)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    content=st.text(max_size=200)
+    | st.builds(
+        lambda body: f"tests:\n  - vars: {body}\n    assert: [{{type: contains, value: x}}]\n",
+        st.text(max_size=40),
+    ),
+    fmt=st.sampled_from(promptfoo.FORMATS),
+)
+def test_any_text_is_parsed_or_refused_with_a_422(content, fmt):
+    try:
+        parsed = promptfoo.parse(format=fmt, content=content)
+    except Invalid as exc:
+        refusal = exc.errors
+    else:
+        refusal = None
+        for case in parsed.cases:
+            assert isinstance(case.variables, dict)
+            assert isinstance(case.assertions, list)
+    assert refusal is None or refusal["content"]
