@@ -27,6 +27,7 @@ from prompts.evaluations import promptfoo
 from prompts.evaluations.assertions import check_assertions
 from prompts.evaluations.models import Case, Suite
 from prompts.models import Prompt
+from prompts.rendering import check_variables
 from teams import permissions
 from teams.permissions import Principal, require
 
@@ -189,6 +190,24 @@ def suite_create(
     return suite
 
 
+def _declared_variables(prompt: Prompt) -> set[str] | None:
+    latest = prompt.versions.order_by("-number").first()
+    return None if latest is None else {str(name) for name in latest.variables or []}
+
+
+def _variable_warnings(declared: set[str] | None, variables: dict) -> list[str]:
+    """The case will not render on the latest version: say so now (it is imported anyway)."""
+    if declared is None:
+        return []
+    try:
+        check_variables(declared=declared, given=variables)
+    except Invalid as exc:
+        return [
+            f"Variables do not match the latest version's: {p}." for p in exc.errors["variables"]
+        ]
+    return []
+
+
 @atomic_write
 def suite_import(
     *, actor: Principal, prompt: Prompt, name: str, format: str, content: str
@@ -219,11 +238,12 @@ def suite_import(
         pass_threshold=1.0,
     )
     rows = _add_cases(suite, cleaned)
-    warnings = [
-        {"case": row.position, "warnings": case.warnings}
-        for row, case in zip(rows, parsed.cases, strict=True)
-        if case.warnings
-    ]
+    declared = _declared_variables(prompt)
+    warnings = []
+    for row, case in zip(rows, parsed.cases, strict=True):
+        found = case.warnings + _variable_warnings(declared, case.variables)
+        if found:
+            warnings.append({"case": row.position, "warnings": found})
     audit(
         actor=actor,
         action="suite.imported",

@@ -227,6 +227,25 @@ def test_export_round_trips(url, maintainer, fmt):
     assert shape(again) == shape(original)
 
 
+def test_import_warns_of_cases_that_will_not_render_on_the_latest_version(
+    url, maintainer, prompt, make_version
+):
+    make_version(prompt)  # declares `name`
+    content = '{"vars": {"name": "Ada"}}\n{"vars": {"nom": "Bob"}}\n'
+    body = maintainer.post(
+        f"{url}import/", {"name": "vars", "format": "jsonl", "content": content}, format="json"
+    ).json()
+    assert body["warnings"] == [
+        {
+            "case": 2,
+            "warnings": [
+                "Variables do not match the latest version's: missing: name.",
+                "Variables do not match the latest version's: unknown: nom.",
+            ],
+        }
+    ]
+
+
 def test_jsonl_import(url, maintainer):
     content = (
         '{"description": "one", "vars": {"name": "Ada"}, "assert": [{"type": "regex", '
