@@ -69,6 +69,8 @@ class ErrorCode(StrEnum):
     EXPERIMENT_NOT_RUNNING = "experiment_not_running"
     CONTROL_CHANGED = "control_changed"
     UNTESTED_VERSION = "untested_version"
+    # Evaluations
+    EVALUATION_GATE = "evaluation_gate"
     # A request that can no longer be decided, by its state
     REQUEST_APPROVED = "request_approved"
     REQUEST_APPLIED = "request_applied"

@@ -251,7 +251,10 @@ parameters = {{ "path.id" = "{self.service_token.prefix}" }}
 
 @pytest.fixture
 def server():
-    started = Server(process_environment(settings.REDIS_URL, LOG_LEVEL="ERROR"))
+    # The playground's rate (30 an hour per person) is a product limit, not what is fuzzed here.
+    started = Server(
+        process_environment(settings.REDIS_URL, LOG_LEVEL="ERROR", PLAYGROUND_RATE="100000/hour")
+    )
     yield started.start()
     started.stop()
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
-from portal.errors import Conflict
+from portal.errors import Conflict, ErrorCode
 from prompts.evaluations.models import Model, Run, Suite
 from prompts.models import Environment, Prompt, PromptVersion
 
@@ -179,4 +179,4 @@ def gate_refusal(
         + "; ".join(state.reasons())
         + "."
     )
-    return Conflict(detail, extensions={"gate": state.as_json()})
+    return Conflict(detail, code=ErrorCode.EVALUATION_GATE, extensions={"gate": state.as_json()})

@@ -130,6 +130,7 @@ def test_refused_without_a_run_naming_the_suites(gated):
 
     assert refused.status_code == 409
     body = problem(refused)
+    assert body["code"] == "evaluation_gate"
     assert "'smoke' has no run" in body["detail"]
     assert "'tone' has no run" in body["detail"]
     assert "on local within 7 days" in body["detail"]
