@@ -6,6 +6,7 @@ from django.core.management import call_command
 
 from approvals.models import PromotionRequest
 from portal.audit.selectors import verify
+from prompts.evaluations.models import Run
 from prompts.metrics.models import CallEvent
 from prompts.models import Deployment, Environment, Experiment, Prompt, PromptVersion
 from teams.models import Membership, Namespace, Team
@@ -99,3 +100,18 @@ def test_the_demo_runs_an_approved_experiment_with_calls_to_show(settings):
     assert (
         CallEvent.objects.filter(experiment_id=experiment.pk).values("arm").distinct().count() == 2
     )
+
+
+def test_the_demo_evaluates_query_rewrite_on_the_offline_model(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.EMBEDDED = True
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("bootstrap_demo", stdout=StringIO())
+    call_command("bootstrap_demo", stdout=StringIO())
+
+    results = sorted(
+        (run.version.number, run.model.name, run.state, run.passed_cases, run.total)
+        for run in Run.objects.select_related("version", "model")
+    )
+    assert results == [(3, "local", "failed", 2, 3), (4, "local", "passed", 3, 3)]

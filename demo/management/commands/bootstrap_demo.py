@@ -1,5 +1,5 @@
-"""Demo teams, namespaces, prompts with history and deployments, call events and a running
-experiment. Safe to run again."""
+"""Demo teams, namespaces, prompts with history and deployments, call events, a running
+experiment and an evaluation suite with its runs. Safe to run again."""
 
 import secrets
 
@@ -11,6 +11,7 @@ from django.db import transaction
 from approvals.services import promotion_request, promotion_right_grant
 from demo import CONTACTS, DEMO_PASSWORD, NAMESPACES, PROMPTS, TEAMS
 from demo.calls import seed_calls
+from demo.evaluations import seed_evaluations
 from prompts.models import Environment, Prompt
 from prompts.services import deployment_set, prompt_create, version_create
 from teams.models import Namespace, Team
@@ -30,6 +31,7 @@ class Command(BaseCommand):
             self._promotion_rights(admin, namespaces, teams, users)
             created = self._prompts(admin, namespaces, users)
             calls = seed_calls(admin=admin, users=users)
+            runs = seed_evaluations(users=users)
         if admin_password:
             self.stdout.write(f"Created superuser: admin / {admin_password}")
         else:
@@ -40,7 +42,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Demo data ready: {Team.objects.count()} teams, "
                 f"{Namespace.objects.count()} namespaces, {Prompt.objects.count()} prompts "
-                f"({created} new), {calls} new call events."
+                f"({created} new), {calls} new call events, {runs} new evaluation runs."
             )
         )
 
