@@ -1,6 +1,7 @@
 import importlib
 
 import pytest
+from celery import _state as celery_state
 from django.core.cache import cache
 
 from portal.cache import breaker, broker_breaker
@@ -90,8 +91,6 @@ def _data_migration_rows(request):
         return
     if not marker.kwargs.get("transaction"):
         request.getfixturevalue("db")
-        from prompts.models import Environment
-
         if Environment.objects.exists():
             return
     else:
@@ -109,3 +108,13 @@ def _data_migration_rows(request):
         migration = importlib.import_module(module)
         forwards = getattr(migration, "create_environments", None) or migration.forwards
         forwards(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _celery_may_wait_for_results():
+    """Eager tasks run in threads at once (concurrency tests) race on Celery's process-global
+    "inside a task" flag and can leave it set, after which any `result.get()` refuses to wait.
+    Each test starts with it cleared."""
+    celery_state._set_task_join_will_block(False)
+    yield
+    celery_state._set_task_join_will_block(False)

@@ -14,6 +14,8 @@ class ModelSerializer(serializers.ModelSerializer):
     price_out_per_million = serializers.DecimalField(**PRICE, read_only=True)
     is_offline_echo = serializers.BooleanField(read_only=True)
     label = serializers.SerializerMethodField()
+    # Empty (the provider's default) is no URI: the answer is plain text, not format uri.
+    base_url = serializers.CharField(read_only=True, help_text="Empty: the provider's default.")
 
     class Meta:
         model = Model

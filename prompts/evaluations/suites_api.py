@@ -189,8 +189,8 @@ class SuiteExport(SuiteScoped, generics.GenericAPIView):
     @extend_schema(
         parameters=[s.ExportQuerySerializer],
         responses={
-            (200, "application/yaml"): OpenApiResponse(
-                OpenApiTypes.STR, description="promptfoo YAML (`tests:`), re-importable"
+            (200, "application/yaml"): OpenApiResponse(  # a YAML document: a mapping
+                OpenApiTypes.OBJECT, description="promptfoo YAML (`tests:`), re-importable"
             ),
             (200, "application/jsonl"): OpenApiResponse(
                 OpenApiTypes.STR, description="JSON Lines, one case per line"
