@@ -9,6 +9,7 @@ from django.conf import settings
 
 from approvals.models import PromotionRequest
 from approvals.services.common import lock_prompt, notify, require_text
+from approvals.services.gate import versions_gate_refusal
 from approvals.services.promotions import open_request, promotion_request
 from portal.transactions import atomic_write
 from prompts import experiments
@@ -48,6 +49,12 @@ def experiment_propose(
         guardrails=cleaned,
         minimum_detectable_effect=minimum_detectable_effect,
     )
+    challengers = [
+        arm.version for arm in experiment.arms.select_related("version") if not arm.is_control
+    ]
+    refusal = versions_gate_refusal(prompt=prompt, versions=challengers, environment=environment)
+    if refusal is not None and not environment.requires_approval:
+        raise refusal  # nothing would wait for the runs: refused, like a promotion
     if not environment.requires_approval:
         return experiments.experiment_start(
             actor=actor, experiment=experiment, justification=justification

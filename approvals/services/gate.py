@@ -12,17 +12,30 @@ from prompts.evaluations.models import Run
 
 
 def _gated(request: PromotionRequest) -> bool:
-    return request.kind == PromotionRequest.Kind.PROMOTION and bool(
-        request.environment.requires_evaluation
-    )
+    return bool(request.environment.requires_evaluation)
+
+
+def versions_gate_refusal(*, prompt, versions, environment) -> Conflict | None:
+    """The first refusal among these versions (an experiment's challengers: each would serve
+    part of the environment's traffic), or None."""
+    if not environment.requires_evaluation:
+        return None
+    for version in versions:
+        refusal = gate_refusal(prompt=prompt, version=version, environment=environment)
+        if refusal is not None:
+            return refusal
+    return None
 
 
 def promotion_gate_refusal(request: PromotionRequest) -> Conflict | None:
-    """Why the gate keeps `request` from applying now, or None."""
+    """Why the gate keeps `request` from applying now, or None. For an experiment, every
+    version it would serve besides the control must pass."""
     if not _gated(request):
         return None
-    return gate_refusal(
-        prompt=request.prompt, version=request.version, environment=request.environment
+    return versions_gate_refusal(
+        prompt=request.prompt,
+        versions=request.changed_versions(),
+        environment=request.environment,
     )
 
 
@@ -41,8 +54,8 @@ def run_finished(*, run: Run) -> None:
     pending requests of its namespace (applying those whose every condition is met now)."""
     if run.state != Run.State.PASSED:
         return
-    pending = PromotionRequest.objects.filter(
-        prompt_id=run.prompt_id, version_id=run.version_id, state=PromotionRequest.State.PENDING
+    pending = PromotionRequest.objects.filter(  # promotions and experiments of the prompt
+        prompt_id=run.prompt_id, state=PromotionRequest.State.PENDING
     )
     if pending.exists():
         namespace_id = run.prompt.namespace_id
