@@ -69,7 +69,7 @@ class PromptMatrix(APIView):
         prompt = prompt_get(user=request.user, namespace=namespace, name=name)
         suite_id = None
         if raw := request.query_params.get("suite"):
-            if not raw.isdigit() or len(raw) > 18:
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
                 raise Invalid.field("suite", "Give a suite's id.")
             suite_id = int(raw)
         matrices = prompt_matrix(prompt=prompt, suite_id=suite_id)

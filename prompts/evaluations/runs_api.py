@@ -31,7 +31,8 @@ def _prompt(user: Principal, full_name: str, field: str = "prompt") -> Prompt:
 
 def _suite(prompt: Prompt, given: str) -> Suite:
     suites = Suite.objects.filter(prompt=prompt)
-    suite = (suites.filter(pk=int(given)) if given.isdigit() else suites.filter(name=given)).first()
+    numeric = given.isascii() and given.isdigit() and len(given) <= 18
+    suite = (suites.filter(pk=int(given)) if numeric else suites.filter(name=given)).first()
     if suite is None:
         raise Invalid.field("suite", f"{prompt.full_name} has no suite {given!r}.")
     return suite
@@ -70,7 +71,10 @@ class RunListCreate(generics.ListAPIView):
             namespace, _, name = params["prompt"].partition("/")
             queryset = queryset.filter(prompt__namespace__slug=namespace, prompt__name=name)
         if params.get("suite"):
-            if not params["suite"].isdigit():
+            if (
+                not (params["suite"].isascii() and params["suite"].isdigit())
+                or len(params["suite"]) > 18
+            ):
                 raise Invalid.field("suite", "The suite is named by its id.")
             queryset = queryset.filter(suite_id=int(params["suite"]))
         if params.get("model"):

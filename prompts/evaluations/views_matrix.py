@@ -16,7 +16,7 @@ MAX_ID_DIGITS = 18
 
 
 def _run_id(raw: str | None) -> int | None:
-    if raw and raw.isdigit() and len(raw) <= MAX_ID_DIGITS:
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS:
         return int(raw)
     return None
 

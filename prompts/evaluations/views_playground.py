@@ -91,7 +91,7 @@ class SaveCaseForm(forms.Form):
 
 def _shown_call(request: HttpRequest, prompt: Prompt) -> PlaygroundCall | None:
     given = request.GET.get("call", "")
-    if not given.isdigit():
+    if not (given.isascii() and given.isdigit()) or len(given) > 18:
         return None
     return playground.playground_calls(prompt=prompt).filter(pk=int(given)).first()
 
