@@ -25,7 +25,7 @@ from portal.validation import (
 )
 from prompts.evaluations import promptfoo
 from prompts.evaluations.assertions import check_assertions
-from prompts.evaluations.models import Case, Suite
+from prompts.evaluations.models import Case, Run, Suite
 from prompts.models import Prompt
 from prompts.rendering import check_variables
 from teams import permissions
@@ -54,6 +54,16 @@ def _require_edit(actor: Principal, prompt: Prompt) -> None:
         permissions.can_edit_prompts(actor, prompt.namespace),
         f"Only maintainers and owners of {prompt.namespace.team.slug} edit suites.",
     )
+
+
+def _refuse_in_flight(suite: Suite) -> None:
+    """A queued or running run reads the suite's cases: they change once it has finished."""
+    if suite.runs.filter(state__in=[Run.State.QUEUED, Run.State.RUNNING]).exists():
+        raise Conflict(
+            f"A run of suite {suite.name} is in progress; change its cases when it has "
+            "finished (or cancel it).",
+            code=ErrorCode.CONFLICT,
+        )
 
 
 def _lock_suite(suite: Suite) -> Suite:
@@ -322,6 +332,7 @@ def suite_delete(*, actor: Principal, suite: Suite) -> None:
 def case_create(*, actor: Principal, suite: Suite, data: CaseInput) -> Case:
     suite = _lock_suite(suite)
     _require_edit(actor, suite.prompt)
+    _refuse_in_flight(suite)
     (case,) = _add_cases(suite, [_clean_case(data, strict=True)])
     audit(
         actor=actor,
@@ -345,6 +356,7 @@ def _lock_case(case: Case) -> Case:
 def case_update(*, actor: Principal, case: Case, data: CaseInput) -> Case:
     case = _lock_case(case)
     _require_edit(actor, case.suite.prompt)
+    _refuse_in_flight(case.suite)
     cleaned = _clean_case(data, strict=True)
     before = case_state(case)
     case.description = cleaned.description
@@ -371,6 +383,7 @@ def case_delete(*, actor: Principal, case: Case) -> None:
     """Results of past runs keep their copy of the case (CaseResult.case becomes null)."""
     case = _lock_case(case)
     _require_edit(actor, case.suite.prompt)
+    _refuse_in_flight(case.suite)
     before = case_state(case)
     pk = case.pk
     case.delete()
