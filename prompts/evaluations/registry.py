@@ -7,6 +7,9 @@ never part of a model: `api_key_env` only names the environment variable that ho
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
 
 from portal.audit.services import audit
 from portal.errors import Invalid, NotFound
@@ -68,6 +71,17 @@ def _check(model: Model) -> None:
             ssrf.parse(model.base_url)  # its addresses are checked at each call
         except ssrf.UnsafeURL as exc:
             raise Invalid.field("base_url", str(exc)) from exc
+        parts = urlsplit(model.base_url)
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise Invalid.field(
+                "base_url", "No query, fragment or credentials: keys go in the environment."
+            )
+        if parts.scheme != "https" and not settings.PROVIDER_ALLOW_PRIVATE:
+            raise Invalid.field(
+                "base_url",
+                "Use https: the key travels with every call (plain http is for local servers, "
+                "with PROVIDER_ALLOW_PRIVATE on).",
+            )
     for field in ("provider_model_id", "family", "notes"):
         check_text(getattr(model, field), field=field)
     clean_or_invalid(model, exclude=["name"])  # NAME_PATTERN; uniqueness: a 409 on save

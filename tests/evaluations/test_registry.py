@@ -240,3 +240,22 @@ def test_hostile_names_in_paths_are_missing(staff_api, team):
         assert problem(staff_api.get(f"{MODELS}{name}/"))["status"] in (404, 422)
         url = f"/api/v1/teams/{team.slug}/watched-models/{name}/"
         assert problem(staff_api.delete(url))["status"] in (404, 422)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "message"),
+    [
+        ("http://llm.example.com/v1", "Use https"),
+        ("https://llm.example.com/v1?api-key=secret", "No query"),
+        ("https://user:pw@llm.example.com/v1", "Credentials in the URL are not allowed"),
+    ],
+)
+def test_a_base_url_that_would_expose_the_key_is_refused(staff_api, base_url, message):
+    response = staff_api.post(
+        "/api/v1/models/",
+        {"name": "remote-x", "provider": "openai", "base_url": base_url},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    assert message in response.json()["errors"]["base_url"][0]
+    assert not Model.objects.filter(name="remote-x").exists()
