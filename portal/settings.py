@@ -11,6 +11,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.api.rest_settings import API_SETTINGS
 from portal.api.schema_settings import API_SCHEMA_SETTINGS
 from portal.environment import audit_chain_keys, env_bool, env_list
 
@@ -390,27 +391,5 @@ LOGGING = {
 }
 
 # --- REST API ---------------------------------------------------------------------------
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "teams.authentication.BearerTokenAuthentication",
-        "portal.api.authentication.SessionAuthentication",
-    ],
-    # Deny by default: a signed-in person. Endpoints that service tokens may read opt in.
-    "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.IsPerson"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.StrictJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.Pagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.ProblemAutoSchema",
-    "EXCEPTION_HANDLER": "portal.api.problems.problem_exception_handler",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "PAGE_SIZE": 50,
-    # Per caller (portal.api.throttles); the portal's render preview counts in "render" too.
-    "DEFAULT_THROTTLE_RATES": {
-        "render": os.environ.get("RENDER_RATE", "600/min"),
-        "login": os.environ.get("LOGIN_RATE", "30/min"),  # sign-in POSTs per address
-    },
-    # `?format=` is ours (audit export), not a renderer switch.
-    "URL_FORMAT_OVERRIDE": None,
-}
+REST_FRAMEWORK = API_SETTINGS  # portal/api/rest_settings.py
 SPECTACULAR_SETTINGS = API_SCHEMA_SETTINGS  # portal/api/schema_settings.py
