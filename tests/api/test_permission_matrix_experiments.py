@@ -5,7 +5,7 @@ B v1) runs; every caller meets the same world, and a refusal changes nothing."""
 import pytest
 
 from approvals.models import PromotionRequest
-from prompts import experiments
+from approvals.services.experiments import experiment_propose
 from prompts.models import Environment, Experiment, Prompt
 from prompts.services import deployment_set
 from tests.api.conftest import problem
@@ -34,17 +34,15 @@ def running(world):  # noqa: F811
         prompt=greet, environment=env["development"], version=v2, actor=admin, action="t"
     )
     deployment_set(prompt=greet, environment=env["staging"], version=v1, actor=admin, action="t")
-    experiment = Experiment.objects.create(
+    return experiment_propose(
+        actor=admin,
         prompt=greet,
         environment=env["development"],
+        arms=[{"version": 2, "weight": 50}, {"version": 1, "weight": 50}],
         hypothesis="v1 reads better",
         primary_metric="quality_score",
-        created_by=admin,
+        justification="try it",
     )
-    experiment.arms.create(label="A", version=v2, weight=50, is_control=True)
-    experiment.arms.create(label="B", version=v1, weight=50)
-    experiments.experiment_start(actor=admin, experiment=experiment)
-    return experiment
 
 
 def full_snapshot() -> dict:

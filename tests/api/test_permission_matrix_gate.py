@@ -5,8 +5,9 @@ nothing."""
 
 import pytest
 
-from prompts.evaluations.models import Case, Model, PlaygroundCall, Run, Suite
+from prompts.evaluations.models import Case, Model, PlaygroundCall, Run
 from prompts.evaluations.playground import playground_run
+from prompts.evaluations.suites import CaseInput, suite_create
 from prompts.models import Prompt
 from tests.api.conftest import problem
 from tests.api.test_permission_matrix import (  # noqa: F401 - the fixture
@@ -25,12 +26,13 @@ pytestmark = pytest.mark.django_db
 def lab(world):  # noqa: F811
     admin = system_actor()
     greet = Prompt.objects.get(namespace__slug="alpha", name="greet")
-    suite = Suite.objects.create(prompt=greet, name="smoke", created_by=admin)
-    Case.objects.create(
-        suite=suite,
-        position=1,
-        variables={"name": "Ada"},
-        assertions=[{"type": "contains", "value": "Ada"}],
+    suite = suite_create(
+        actor=admin,
+        prompt=greet,
+        name="smoke",
+        cases=[
+            CaseInput(variables={"name": "Ada"}, assertions=[{"type": "contains", "value": "Ada"}])
+        ],
     )
     call = playground_run(
         actor=admin,
