@@ -78,6 +78,8 @@ class ErrorCode(StrEnum):
     REQUEST_CANCELLED = "request_cancelled"
     REQUEST_SUPERSEDED = "request_superseded"
     REQUEST_EXPIRED = "request_expired"
+    # Scoped API tokens (teams.scopes)
+    TOKEN_SCOPE = "token_scope"
 
 
 class DomainError(Exception):
