@@ -1,6 +1,6 @@
 from django.urls import path
 
-from prompts import api, lifecycle_api
+from prompts import api, batch_api, lifecycle_api
 
 PROMPT = "prompts/<slug:namespace>/<slug:name>/"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     # The hot path first: URL resolution is a linear scan.
     path("resolve/<slug:namespace>/<slug:name>/", api.Resolve.as_view(), name="api-resolve"),
     path("resolve/<slug:namespace>/<slug:name>/render/", api.Render.as_view(), name="api-render"),
+    path("resolve/batch/", batch_api.ResolveBatch.as_view(), name="api-resolve-batch"),
     path("environments/", api.EnvironmentListCreate.as_view(), name="api-environments"),
     path(
         "environments/<slug:environment>/",

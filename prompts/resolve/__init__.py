@@ -56,6 +56,7 @@ def _generations(found: dict[str, Any], keys: list[str]) -> list[str] | None:
             generation = fresh if added else cache.get(key)
             if generation is None:
                 return None
+            found[key] = generation
         generations.append(generation)
     return generations
 
@@ -74,6 +75,32 @@ def resolve(
     the token in one round trip)."""
     keys = cache_keys(namespace=namespace, name=name, environment=environment, version=version)
     found = cached if cached is not None else cache.get_many(keys)
+    entry = current_entry(
+        user=user,
+        namespace=namespace,
+        name=name,
+        environment=environment,
+        version=version,
+        found=found,
+    )
+    count_deprecated(entry, namespace, name, environment, user)
+    return _resolved(entry, subject)
+
+
+def current_entry(
+    *,
+    user: Principal,
+    namespace: str,
+    name: str,
+    environment: str,
+    version: int | None,
+    found: dict[str, Any],
+) -> dict[str, Any]:
+    """The current cached entry (every arm's answer while an experiment runs), loaded and
+    cached when missing or stale. `found` is what the caller read at `cache_keys`; generations
+    this call creates are written back into it, so prompts sharing a namespace (a batch) create
+    it once. Raises NotFound (also for a prompt the caller may not read) and Gone."""
+    keys = cache_keys(namespace=namespace, name=name, environment=environment, version=version)
     generations = _generations(found, keys)
     entry = found.get(keys[0])
     if not entry or generations is None or entry.get("generations") != generations:
@@ -81,17 +108,17 @@ def resolve(
         if generations is not None:
             entry["generations"] = generations
             cache.set(keys[0], entry, settings.RESOLVE_CACHE_MAX_AGE)
+            found[keys[0]] = entry
     if not may_read(user, entry["namespace_id"], entry["visibility"]):
         raise NotFound(f"No prompt {namespace}/{name}.")
     if entry.get("gone"):
         raise Gone(
             entry["gone"]["detail"], code=ErrorCode.RETIRED, extensions=entry["gone"]["extra"]
         )
-    _count(entry, namespace, name, environment, user)
-    return _resolved(entry, subject)
+    return entry
 
 
-def _count(
+def count_deprecated(
     entry: dict[str, Any], namespace: str, name: str, environment: str, user: Principal
 ) -> None:
     """Deprecated prompts' resolves are counted (in Redis, best effort): who still calls them."""
@@ -134,7 +161,7 @@ def resolve_warm(
         or entry["namespace_id"] not in token.namespace_ids
     ):
         return None
-    _count(entry, namespace, name, environment, token)
+    count_deprecated(entry, namespace, name, environment, token)
     return _resolved(entry, subject)
 
 
