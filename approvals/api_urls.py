@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals import api, experiments_api
+from approvals import api, experiments_api, sync_api
 
 PROMPT = "prompts/<slug:namespace>/<slug:name>/"
 
@@ -30,4 +30,5 @@ urlpatterns = [
         experiments_api.ExperimentStop.as_view(),
         name="api-experiment-stop",
     ),
+    path("sync/", sync_api.Sync.as_view(), name="api-sync"),
 ]
