@@ -20,10 +20,13 @@ PROMOTE = "approvals.promote"
 
 
 def promotion_scopes_of(user: AbstractBaseUser) -> QuerySet[PromotionScope]:
-    """Scopes the user may approve in (directly or through a team)."""
-    return get_objects_for_user(
+    """Scopes the user may approve in (directly or through a team), within the namespaces
+    their token is limited to."""
+    scopes = get_objects_for_user(
         user, PROMOTE, klass=PromotionScope, accept_global_perms=False, with_superuser=False
     )
+    limit = permissions.namespace_limit(user)
+    return scopes if limit is None else scopes.filter(namespace_id__in=limit)
 
 
 def reviewed_namespaces(*, user: AbstractBaseUser) -> QuerySet:
@@ -63,7 +66,7 @@ def holders_of(scope_ids: Iterable[int]) -> dict[int, set[int]]:
 
 def holds_promotion_right(user: Principal, namespace: Namespace, environment: Environment) -> bool:
     """An explicit grant to the user or to a group they are in; never implied by superuser."""
-    if not permissions.is_user(user):
+    if not permissions.is_user(user) or not permissions.within_limit(user, namespace.pk):
         return False
     scope = PromotionScope.objects.filter(namespace=namespace, environment=environment).first()
     if scope is None:

@@ -49,5 +49,11 @@ def is_user(principal: Principal | None) -> bool:
     )
 
 
+def is_namespace_limited(principal: Principal | None) -> bool:
+    """A person calling through a token limited to namespaces (its authentication sets
+    `token_namespace_ids` on the user for the request): no organisation-wide powers."""
+    return getattr(principal, "token_namespace_ids", None) is not None
+
+
 def is_staff(principal: Principal | None) -> bool:
-    return is_user(principal) and principal.is_staff
+    return is_user(principal) and principal.is_staff and not is_namespace_limited(principal)

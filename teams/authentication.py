@@ -1,4 +1,9 @@
-"""Bearer tokens for the API. Repeated failures from one address are throttled (429)."""
+"""Bearer tokens for the API. Repeated failures from one address are throttled (429).
+
+A scoped token is held to its scopes here, for every endpoint at once (teams.scopes), and a
+personal token limited to namespaces hands its user on with `token_namespace_ids`, which
+teams.permissions consults in every namespace-level check.
+"""
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -8,9 +13,11 @@ from rest_framework.request import Request
 
 from portal.addresses import limit_address
 from portal.cache import cache_incr
+from portal.errors import ErrorCode
 from portal.principals import ServicePrincipal
 from portal.request_context import note_token
-from teams.models import ApiToken
+from teams import scopes
+from teams.models import ApiToken, Namespace
 from teams.tokens import TokenRecord, token_authenticate, token_cache_key, token_touch
 
 FAILURE_LIMIT = 20
@@ -72,15 +79,56 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")
         token_touch(record)
         note_token(record.prefix)
+        if not scope_allows(request._request, record):
+            scope = scopes.scope_of(_url_name(request._request), request.method)
+            raise exceptions.PermissionDenied(scopes.refusal(scope), code=ErrorCode.TOKEN_SCOPE)
+        _require_namespace_in_path(request._request, record)
         return principal, record
 
     def _principal(self, record: TokenRecord):
         if record.kind == ApiToken.Kind.SERVICE:
             return service_principal(record)
-        return get_user_model().objects.filter(pk=record.user_id, is_active=True).first()
+        user = get_user_model().objects.filter(pk=record.user_id, is_active=True).first()
+        if user is not None and record.namespace_limit is not None:
+            user.token_namespace_ids = record.namespace_limit
+        return user
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+def _url_name(request) -> str | None:
+    match = getattr(request, "resolver_match", None)
+    return match.url_name if match else None
+
+
+def _require_namespace_in_path(request, record: TokenRecord) -> None:
+    """A namespace named in the path outside a personal token's limit does not exist for it.
+    teams.permissions holds the limit everywhere; this also covers reads that skip it for
+    internal namespaces (one query, personal tokens only: none on the warm path)."""
+    limit = record.namespace_limit
+    match = getattr(request, "resolver_match", None)
+    slug = match.kwargs.get("namespace") if match and limit is not None else None
+    if slug is not None and not Namespace.objects.filter(slug=slug, pk__in=limit).exists():
+        raise exceptions.NotFound(f"No namespace {slug} for this token.")
+
+
+def scope_allows(request, record: TokenRecord) -> bool:
+    """Whether the token's scopes cover this endpoint (a token without scopes: its views
+    decide, as they always have)."""
+    if record.scopes is None:
+        return True
+    needed = scopes.scope_of(_url_name(request), request.method)
+    return needed is not None and needed in record.scopes
+
+
+def require_scope(request, scope: str) -> None:
+    """For a view that needs more than its endpoint's scope for some input (sync's
+    `promote` needs `promotions:request`): raise `ScopeRefused` (403, `token_scope`) unless
+    the request's token may use `scope`. Sessions are not limited."""
+    record = getattr(request, "auth", None)
+    if isinstance(record, TokenRecord):
+        scopes.require(record.granted, scope)
 
 
 def service_principal(record: TokenRecord) -> ServicePrincipal:
@@ -100,6 +148,7 @@ def warm_service_principal(request, record: object) -> ServicePrincipal | None:
     if (
         not isinstance(record, TokenRecord)
         or record.kind != ApiToken.Kind.SERVICE
+        or not scope_allows(request, record)
         or token_authenticate(secret, record) is None
     ):
         return None
@@ -118,5 +167,8 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "A personal token (acts as its user) or a service token "
             "(reads prompts in its namespaces). Create one with POST /api/v1/tokens/ or "
-            "`manage.py issue_token USERNAME`.",
+            "`manage.py issue_token USERNAME`. A token with `scopes` may only call what they "
+            "cover (`read`: every GET and resolve/render; `versions:write`, "
+            "`promotions:request`, `promotions:approve`, `rollback`, `events:write`); other "
+            "calls answer 403 with code `token_scope` (docs/tokens.md).",
         }

@@ -131,7 +131,9 @@ class ApiToken(AbstractAPIKey):
     """A bearer token, stored as a hash with a visible prefix.
 
     Personal tokens act as their user. Service tokens act for a set of namespaces and may
-    only read there.
+    only read there. `scopes` (teams.scopes) limit what either may do; null is a token made
+    before scopes existed, which keeps what it could do. A personal token's `namespaces`, when
+    given, limit it to those namespaces (a service token's are the ones it serves).
     """
 
     class Kind(models.TextChoices):
@@ -147,6 +149,7 @@ class ApiToken(AbstractAPIKey):
         related_name="api_tokens",
     )
     namespaces = models.ManyToManyField(Namespace, blank=True, related_name="service_tokens")
+    scopes = models.JSONField(null=True, blank=True, default=None)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -10,6 +10,9 @@ and nothing else.
 - Each team has three groups (members, maintainers, owners) holding guardian object
   permissions on the team's namespaces: `view_namespace` (members), `change_prompts` and
   `request_promotion` (maintainers), `manage_namespace` (owners).
+- A personal token limited to namespaces (teams.authentication sets `token_namespace_ids` on
+  its user for the request) succeeds in no namespace-level check outside them, internal
+  namespaces and staff's included: `namespace_limit` is asked first everywhere below.
 """
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -44,8 +47,23 @@ def _granted_elsewhere(user: AbstractBaseUser) -> Q:
     return granted
 
 
+def namespace_limit(user: Principal) -> frozenset[int] | None:
+    """The namespaces a caller is held to by its token (None: no limit beyond its rights)."""
+    if isinstance(user, ServicePrincipal):
+        return user.namespace_ids
+    return getattr(user, "token_namespace_ids", None)
+
+
+def within_limit(user: Principal, namespace_id: int) -> bool:
+    limit = namespace_limit(user)
+    return limit is None or namespace_id in limit
+
+
 def namespaces_visible_to(*, user: Principal) -> QuerySet[Namespace]:
     queryset = Namespace.objects.select_related("team")
+    limit = getattr(user, "token_namespace_ids", None)
+    if limit is not None:
+        queryset = queryset.filter(pk__in=limit)
     if isinstance(user, ServicePrincipal):
         return queryset.filter(pk__in=user.namespace_ids)
     if not is_user(user):
@@ -65,7 +83,7 @@ def namespaces_visible_to(*, user: Principal) -> QuerySet[Namespace]:
 def can_view_namespace(user: Principal, namespace: Namespace) -> bool:
     if isinstance(user, ServicePrincipal):
         return namespace.pk in user.namespace_ids
-    if not is_user(user):
+    if not is_user(user) or not within_limit(user, namespace.pk):
         return False
     return (
         user.is_staff
@@ -76,7 +94,11 @@ def can_view_namespace(user: Principal, namespace: Namespace) -> bool:
 
 
 def _namespace_perm(user: Principal, perm: str, namespace: Namespace) -> bool:
-    return is_user(user) and (user.is_staff or user.has_perm(perm, namespace))
+    return (
+        is_user(user)
+        and within_limit(user, namespace.pk)
+        and (user.is_staff or user.has_perm(perm, namespace))
+    )
 
 
 def can_edit_prompts(user: Principal, namespace: Namespace) -> bool:

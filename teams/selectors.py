@@ -109,6 +109,7 @@ def tokens_of(*, user: Principal) -> QuerySet[ApiToken]:
     return (
         ApiToken.objects.filter(kind=ApiToken.Kind.PERSONAL, user=user)
         .select_related("created_by")
+        .prefetch_related("namespaces")
         .order_by("-created")
     )
 

@@ -1,7 +1,7 @@
 """API tokens: issue, revoke, and authenticate a presented secret.
 
 Secrets are `prefix.secret`; only a sha512 hash is stored (djangorestframework-api-key).
-A lookup is cached by prefix (the hash, the kind, the owner or namespaces) for at most
+A lookup is cached by prefix (the hash, the kind, the owner, namespaces and scopes) for at most
 `RESOLVE_CACHE_MAX_AGE`, so a warm request touches no database. Revoking a token replaces its
 cache entry with a tombstone through the outbox: the next request on any process is refused,
 and a lost invalidation heals within the max age.
@@ -22,7 +22,7 @@ from portal.audit.services import audit
 from portal.cache import breaker
 from portal.errors import Invalid
 from portal.transactions import atomic_write
-from teams import permissions
+from teams import permissions, scopes
 from teams.models import ApiToken, Namespace
 from teams.permissions import Principal, require
 from teams.tasks import token_mark_used
@@ -46,10 +46,23 @@ class TokenRecord:
     user_id: int | None
     namespace_ids: frozenset[int]
     expires_at: dt.datetime | None
+    scopes: frozenset[str] | None = None  # None: a token without scopes (teams.scopes)
 
     @property
     def expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def granted(self) -> frozenset[str] | None:
+        """The scopes it may use; None: any (a personal token without scopes)."""
+        return scopes.granted(self.kind, self.scopes)
+
+    @property
+    def namespace_limit(self) -> frozenset[int] | None:
+        """The namespaces a personal token is limited to; None: its user's."""
+        if self.kind == ApiToken.Kind.PERSONAL and self.namespace_ids:
+            return self.namespace_ids
+        return None
 
 
 def expiry_zone_name() -> str:
@@ -70,7 +83,7 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 
 def _cache_key(prefix: str) -> str:
-    return f"auth-token:v1:{prefix}"
+    return f"auth-token:v2:{prefix}"
 
 
 def _validate(name: str, expires_at: dt.datetime | None) -> str:
@@ -84,20 +97,104 @@ def _validate(name: str, expires_at: dt.datetime | None) -> str:
     return name
 
 
+def _scopes_valid(kind: str, given: list[str] | None) -> list[str] | None:
+    """The scopes to store, in the table's order; None for none at all (no limit)."""
+    given = list(given or [])
+    unknown = sorted(set(given) - set(scopes.SCOPES))
+    if unknown:
+        raise Invalid.field(
+            "scopes", f"Unknown scope {unknown[0]!r}; choose from {', '.join(scopes.SCOPES)}."
+        )
+    if kind == ApiToken.Kind.SERVICE and not set(given) <= scopes.SERVICE_SCOPES:
+        refused = sorted(set(given) - scopes.SERVICE_SCOPES)
+        raise Invalid.field(
+            "scopes",
+            f"A service token may only carry {scopes.READ!r} and {scopes.EVENTS_WRITE!r}, "
+            f"not {', '.join(repr(scope) for scope in refused)}.",
+        )
+    return [scope for scope in scopes.SCOPES if scope in given] or None
+
+
+def _overlapping_grant(actor, chosen: set[str], namespaces: list[Namespace]) -> str | None:
+    """The scope that may not join `chosen` for `namespaces` (this token, or one of the
+    actor's usable scoped tokens whose namespaces overlap); None when the grant is clean."""
+    if scopes.VERSIONS_WRITE in chosen and chosen & scopes.DECIDING_SCOPES:
+        return sorted(chosen & scopes.DECIDING_SCOPES)[0]
+    ids = {ns.pk for ns in namespaces}
+    for other in (
+        ApiToken.objects.filter(kind=ApiToken.Kind.PERSONAL, user=actor, revoked=False)
+        .exclude(scopes=None)
+        .prefetch_related("namespaces")
+    ):
+        if not other.is_usable:
+            continue
+        theirs = {ns.pk for ns in other.namespaces.all()}
+        if ids and theirs and not ids & theirs:
+            continue
+        held = set(other.scopes or ())
+        if scopes.VERSIONS_WRITE in chosen and held & scopes.DECIDING_SCOPES:
+            return f"{sorted(held & scopes.DECIDING_SCOPES)[0]} (held by {other.prefix})"
+        if chosen & scopes.DECIDING_SCOPES and scopes.VERSIONS_WRITE in held:
+            return f"{scopes.VERSIONS_WRITE} (held by {other.prefix})"
+    return None
+
+
+def _personal_limits(actor, given: list[str] | None, namespaces: list[Namespace]) -> list | None:
+    chosen = _scopes_valid(ApiToken.Kind.PERSONAL, given)
+    if namespaces and chosen is None:
+        raise Invalid.field(
+            "namespaces", "Choose scopes too: a token without scopes is not limited at all."
+        )
+    for namespace in namespaces:
+        if not permissions.can_view_namespace(actor, namespace):
+            raise Invalid.field("namespaces", f"No namespace {namespace.slug}.")
+    clash = _overlapping_grant(actor, set(chosen or ()), namespaces)
+    if clash:
+        raise Invalid.field(
+            "scopes",
+            f"{scopes.VERSIONS_WRITE!r} never goes with approving or rolling back in the same "
+            f"namespaces (here: {clash}): a job that writes versions must not decide what "
+            "runs. Use separate people's tokens, or namespaces that do not overlap.",
+        )
+    return chosen
+
+
+def namespaces_named(*, actor: Principal, slugs: list[str]) -> list[Namespace]:
+    """The namespaces a token is to be limited to, by slug; one `actor` cannot see is a field
+    error, as a missing one is."""
+    found = {
+        ns.slug: ns for ns in permissions.namespaces_visible_to(user=actor).filter(slug__in=slugs)
+    }
+    for slug in slugs:
+        if slug not in found:
+            raise Invalid.field("namespaces", f"No namespace {slug}.")
+    return [found[slug] for slug in dict.fromkeys(slugs)]
+
+
 @atomic_write
 def personal_token_create(
-    *, actor: Principal, name: str, expires_at: dt.datetime | None = None
+    *,
+    actor: Principal,
+    name: str,
+    expires_at: dt.datetime | None = None,
+    scopes: list[str] | None = None,
+    namespaces: list[Namespace] | None = None,
 ) -> tuple[ApiToken, str]:
-    """A token that acts as `actor`. Returns the row and the secret, which is never stored."""
+    """A token that acts as `actor`, limited to `scopes` and (with scopes) to `namespaces`
+    when given. Returns the row and the secret, which is never stored."""
     require(permissions.is_user(actor), "Only a signed-in person creates personal tokens.")
     name = _validate(name, expires_at)
+    namespaces = list(namespaces or [])
+    chosen = _personal_limits(actor, scopes, namespaces)
     token, secret = ApiToken.objects.create_key(
         kind=ApiToken.Kind.PERSONAL,
         user=actor,
         name=name,
         expiry_date=expires_at,
         created_by=actor,
+        scopes=chosen,
     )
+    token.namespaces.set(namespaces)
     outbox.invalidate(_cache_key(token.prefix))
     _audit_token(actor, "token.created", token, expires_at)
     return token, secret
@@ -115,6 +212,7 @@ def _audit_token(actor: Principal, action: str, token: ApiToken, expires_at=None
             "name": token.name,
             "owner": token.user.get_username() if token.user_id else None,
             "namespaces": namespaces,
+            "scopes": token.scopes,
             "expires_at": expires_at.isoformat() if expires_at else None,
             "revoked": token.revoked,
         },
@@ -128,8 +226,11 @@ def service_token_create(
     namespaces: list[Namespace],
     name: str,
     expires_at: dt.datetime | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[ApiToken, str]:
-    """A token for services: reads (and later resolves and reports events) in `namespaces`."""
+    """A token for services: reads, resolves and reports events in `namespaces`, or only
+    what `scopes` (of `read`, `events:write`) say."""
+    chosen = _scopes_valid(ApiToken.Kind.SERVICE, scopes)
     if not namespaces:
         raise Invalid.field("namespaces", "A service token needs at least one namespace.")
     for namespace in namespaces:
@@ -139,7 +240,11 @@ def service_token_create(
         )
     name = _validate(name, expires_at)
     token, secret = ApiToken.objects.create_key(
-        kind=ApiToken.Kind.SERVICE, name=name, expiry_date=expires_at, created_by=actor
+        kind=ApiToken.Kind.SERVICE,
+        name=name,
+        expiry_date=expires_at,
+        created_by=actor,
+        scopes=chosen,
     )
     token.namespaces.set(namespaces)
     outbox.invalidate(_cache_key(token.prefix))
@@ -191,6 +296,7 @@ def _load(prefix: str) -> TokenRecord | None:
         user_id=token.user_id,
         namespace_ids=frozenset(grant.namespace_id for grant in grants),
         expires_at=token.expiry_date,
+        scopes=frozenset(token.scopes) if token.scopes else None,
     )
 
 
