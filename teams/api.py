@@ -98,10 +98,19 @@ class TokenListCreate(generics.ListAPIView):
                 "Until the end of a day", {"name": "laptop", "expires_at": "2031-12-31"}
             ),
             request_example("Expiring", {"name": "laptop", "expires_at": "2031-01-01T00:00:00Z"}),
+            request_example(
+                "Scoped for CI",
+                {
+                    "name": "ci-support",
+                    "scopes": ["read", "versions:write", "promotions:request"],
+                    "namespaces": ["support"],
+                },
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
         data = parse(s.TokenCreateSerializer, request)
+        data["namespaces"] = tokens.namespaces_named(actor=request.user, slugs=data["namespaces"])
         token, secret = tokens.personal_token_create(actor=request.user, **data)
         token.token = secret
         return Response(s.TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
@@ -290,7 +299,10 @@ class ServiceTokenListCreate(ServiceTokenScoped, generics.ListAPIView):
     @extend_schema(
         request=s.ServiceTokenCreateSerializer,
         responses={201: s.TokenCreatedSerializer},
-        examples=[request_example("Never expires", {"name": "support-bot"})],
+        examples=[
+            request_example("Never expires", {"name": "support-bot"}),
+            request_example("Reports events only", {"name": "events", "scopes": ["events:write"]}),
+        ],
     )
     def post(self, request: Request, namespace: str) -> Response:
         data = parse(s.ServiceTokenCreateSerializer, request)

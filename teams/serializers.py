@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from portal.audit.permissions import AUDITORS_GROUP
 from teams.models import ApiToken, Membership, Namespace, Team
+from teams.scopes import SCOPES
 from teams.tokens import end_of_day
 
 User = get_user_model()
@@ -65,6 +66,14 @@ class TokenSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(SCOPES)),
+        read_only=True,
+        allow_null=True,
+        help_text="What the token may do (docs/tokens.md). null: no scopes, the token keeps "
+        "what tokens could always do (a personal one all its user may; a service one read and "
+        "report events in its namespaces).",
+    )
 
     class Meta:
         model = ApiToken
@@ -80,6 +89,7 @@ class TokenSerializer(serializers.ModelSerializer):
             "revoked",
             "revoked_at",
             "namespaces",
+            "scopes",
         ]
         read_only_fields = fields
 
@@ -121,7 +131,17 @@ class ExpiryField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
-class TokenCreateSerializer(serializers.Serializer):
+def scopes_field(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=list(SCOPES)),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=help_text,
+    )
+
+
+class TokenBaseSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=50)
     expires_at = ExpiryField(
         required=False,
@@ -133,7 +153,26 @@ class TokenCreateSerializer(serializers.Serializer):
     )
 
 
-class ServiceTokenCreateSerializer(TokenCreateSerializer):
+class TokenCreateSerializer(TokenBaseSerializer):
+    scopes = scopes_field(
+        "Limit the token to these scopes (docs/tokens.md). `versions:write` never goes with "
+        "`promotions:approve` or `rollback` for overlapping namespaces. Absent, null or empty: "
+        "the token may do all you may."
+    )
+    namespaces = serializers.ListField(
+        child=serializers.SlugField(),
+        required=False,
+        default=list,
+        help_text="With scopes: the namespaces the token is limited to (every namespace-level "
+        "right ends there). Absent or empty: all of yours.",
+    )
+
+
+class ServiceTokenCreateSerializer(TokenBaseSerializer):
+    scopes = scopes_field(
+        "`read` (read, resolve, render) and/or `events:write` (report call events); no other "
+        "scope is grantable to a service token. Absent, null or empty: both."
+    )
     namespaces = serializers.ListField(
         child=serializers.SlugField(),
         required=False,
