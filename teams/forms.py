@@ -5,7 +5,7 @@ import datetime as dt
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 
-from teams import selectors
+from teams import scopes, selectors
 from teams.models import Membership, Namespace
 from teams.tokens import NAME_MAX_LENGTH, end_of_day, expiry_zone_name
 from teams.widgets import SuggestInput
@@ -129,6 +129,44 @@ class TokenForm(PageForm):
             return end_of_day(day)
         except ValueError as exc:
             raise forms.ValidationError("Choose an earlier day.", code="too_late") from exc
+
+
+def scopes_field(names, help_text: str) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=[(name, f"{name}: {scopes.SCOPES[name]}") for name in names],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=help_text,
+    )
+
+
+class PersonalTokenForm(TokenForm):
+    scopes = scopes_field(
+        scopes.SCOPES,
+        "None ticked: the token may do all you may. Writing versions never goes with "
+        "approving or rolling back in the same namespaces.",
+    )
+    namespaces = forms.ModelMultipleChoiceField(
+        queryset=Namespace.objects.none(),
+        to_field_name="slug",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="With scopes: the token works only in these namespaces. None ticked: in all "
+        "of yours.",
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["namespaces"].queryset = selectors.namespaces_visible_to(user=user).order_by(
+            "slug"
+        )
+        self.fields["namespaces"].label_from_instance = lambda namespace: namespace.slug
+
+
+class ServiceTokenForm(TokenForm):
+    scopes = scopes_field(
+        sorted(scopes.SERVICE_SCOPES), "None ticked: both (read and report events)."
+    )
 
 
 ACCESS_CHANGES = {

@@ -24,8 +24,8 @@ from teams.forms import (
     MemberAddForm,
     MemberRoleForm,
     NamespaceCreateForm,
+    PersonalTokenForm,
     TeamForm,
-    TokenForm,
 )
 from teams.models import ApiToken, Membership, Team
 
@@ -205,14 +205,14 @@ def secret_pop(request: HttpRequest, scope: str, candidates: QuerySet[ApiToken])
 
 
 def _tokens_page(
-    request: HttpRequest, form: TokenForm, status: int = 200, **extra: Any
+    request: HttpRequest, form: PersonalTokenForm, status: int = 200, **extra: Any
 ) -> HttpResponse:
     context = {"form": form, "tokens": selectors.tokens_of(user=request.user), **extra}
     return render(request, "teams/tokens.html", context, status=status)
 
 
 def _token_create(request: HttpRequest) -> HttpResponse:
-    form = TokenForm(request.POST)
+    form = PersonalTokenForm(request.POST, user=request.user)
     created = submit(form, lambda data: tokens.personal_token_create(actor=request.user, **data))
     if form.errors:
         return _tokens_page(request, form, status=error_status(form))
@@ -227,7 +227,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _token_create(request)
     shown = secret_pop(request, "personal", selectors.tokens_of(user=request.user))
-    return _tokens_page(request, TokenForm(), **shown)
+    return _tokens_page(request, PersonalTokenForm(user=request.user), **shown)
 
 
 @login_required

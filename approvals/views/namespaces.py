@@ -21,7 +21,7 @@ from prompts.selectors import prompts_visible_to
 from teams import permissions, tokens
 from teams import selectors as team_selectors
 from teams import services as team_services
-from teams.forms import ActionForm, NamespaceForm, TokenForm
+from teams.forms import ActionForm, NamespaceForm, ServiceTokenForm
 from teams.models import Namespace
 from teams.views import secret_keep, secret_pop, token_or_404
 
@@ -68,7 +68,7 @@ def _namespace_context(
         ],
         "grant_form": _right_form(grantable) if grantable else None,
         "namespace_form": NamespaceForm(initial=NamespaceForm.initial_from(namespace)),
-        "token_form": TokenForm(),
+        "token_form": ServiceTokenForm(),
         "service_tokens": team_selectors.service_tokens_of(namespace=namespace)
         if can_manage
         else (),
@@ -182,7 +182,7 @@ def right_revoke(request: HttpRequest, namespace: str) -> HttpResponse:
 @never_cache
 def service_token_create(request: HttpRequest, namespace: str) -> HttpResponse:
     target = _namespace_for_manager(request, namespace)
-    form = TokenForm(request.POST)
+    form = ServiceTokenForm(request.POST)
     created = submit(
         form,
         lambda data: tokens.service_token_create(actor=request.user, namespaces=[target], **data),

@@ -1,4 +1,5 @@
-"""How a token's expiry reads in the portal: with its time zone, and a day as the form set it."""
+"""How a token reads in the portal: its expiry with its time zone and a day as the form set
+it, its scopes and namespace limits."""
 
 import datetime as dt
 
@@ -22,3 +23,21 @@ def token_expiry(moment: dt.datetime | None) -> str:
     if local.time() == dt.time.min:
         return f"end of {(local.date() - dt.timedelta(days=1)).isoformat()} ({zone})"
     return f"{local:%Y-%m-%d %H:%M} ({zone})"
+
+
+@register.filter
+def token_reach(token) -> str:
+    """What a token may do, for its row: its scopes, or what a token without scopes keeps."""
+    if token.scopes:
+        return ", ".join(token.scopes)
+    return (
+        "read, events:write (no scopes)" if token.kind == "service" else "all you may (no scopes)"
+    )
+
+
+@register.filter
+def token_namespace_slugs(token) -> str:
+    """The namespaces a personal token is limited to ("" when it is not)."""
+    if token.kind != "personal":
+        return ""
+    return ", ".join(namespace.slug for namespace in token.namespaces.all())
