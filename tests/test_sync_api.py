@@ -1,0 +1,146 @@
+"""POST /api/v1/sync/: the report, dry run, refusals of the whole request, per-file refusals."""
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from approvals.models import PromotionRequest
+from approvals.sync.files import MAX_FILE_BYTES, MAX_FILES
+from prompts.models import Prompt, PromptVersion
+from tests.api.conftest import personal_client, problem, service_client
+from tests.test_sync import GREETER, REPLY, SUITE, snapshot
+
+pytestmark = pytest.mark.django_db
+
+FILES = [
+    {"path": "support/refund-reply.yaml", "content": REPLY},
+    {"path": "support/greeter.yml", "content": GREETER},
+]
+
+
+@pytest.fixture
+def url():
+    return reverse("api-sync")
+
+
+def test_sync_answers_the_report_per_file(url, author):
+    client = personal_client(author)
+    files = [
+        {**FILES[0], "content": REPLY + "suites: {smoke: smoke.promptfoo.yaml}\n"},
+        FILES[1],
+        {"path": "support/smoke.promptfoo.yaml", "content": SUITE},
+        {"path": "support/broken.yaml", "content": "namespace: support\n"},
+    ]
+
+    response = client.post(url, {"files": files}, format="json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["ok"] is False
+    assert body["summary"] == {
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "invalid": 1,
+        "promotions_opened": 0,
+        "promotions_failed": 0,
+    }
+    broken, greeter, reply = body["results"]
+    assert broken["errors"] == {"name": ["Field required"]}
+    assert (greeter["status"], greeter["prompt"], greeter["version"]) == (
+        "created",
+        "support/greeter",
+        1,
+    )
+    assert reply["suites"][0]["status"] == "created"
+    assert reply["sha256"] == PromptVersion.objects.get(prompt__name="refund-reply").sha256
+
+    again = client.post(url, {"files": files[:3], "dry_run": False}, format="json").json()
+    assert again["ok"] is True
+    assert [r["status"] for r in again["results"]] == ["unchanged", "unchanged"]
+
+
+def test_a_dry_run_with_promotion_changes_nothing(url, author):
+    client = personal_client(author)
+    before = snapshot()
+    body = {"files": FILES, "dry_run": True, "promote": "staging", "justification": "CI"}
+
+    response = client.post(url, body, format="json")
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [(r["status"], r["promotion"]["status"]) for r in results] == [
+        ("created", "pending")
+    ] * 2
+    assert response.json()["dry_run"] is True
+    assert snapshot() == before
+    assert not PromotionRequest.objects.exists()
+
+
+def test_a_user_who_may_not_edit_gets_each_file_refused(url, namespace, member_of):
+    viewer = member_of(namespace, "viewer")
+
+    response = personal_client(viewer).post(url, {"files": FILES}, format="json")
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["code"] for r in results] == ["permission_denied", "permission_denied"]
+    assert not Prompt.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "files"),
+        ({"files": "support/x.yaml"}, "files"),
+        ({"files": [{"path": "x.yaml"}]}, "files.0.content"),
+        ({"files": [{"path": "../x.yaml", "content": REPLY}]}, "path"),
+        ({"files": [{"path": "/etc/x.yaml", "content": REPLY}]}, "path"),
+        ({"files": [{"path": "x.txt", "content": REPLY}]}, "path"),
+        ({"files": [FILES[0], FILES[0]]}, "files"),
+        ({"files": FILES, "dry_run": "maybe"}, "dry_run"),
+    ],
+)
+def test_a_malformed_request_is_a_400_problem(url, author, body, field):
+    response = personal_client(author).post(url, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert field in problem(response)["errors"]
+    assert not Prompt.objects.exists()
+
+
+def test_limits_are_a_413_problem(url, author):
+    client = personal_client(author)
+    many = [{"path": f"p{i}.yaml", "content": "x: 1"} for i in range(MAX_FILES + 1)]
+    huge = [{"path": "big.yaml", "content": "x: " + "y" * MAX_FILE_BYTES}]
+
+    too_many = client.post(url, {"files": many}, format="json")
+    too_big = client.post(url, {"files": huge}, format="json")
+
+    assert too_many.status_code == 413
+    assert problem(too_many)["detail"] == f"At most {MAX_FILES} files per sync; got {len(many)}."
+    assert too_big.status_code == 413
+    assert "big.yaml" in problem(too_big)["detail"]
+
+
+def test_promote_needs_a_known_environment_and_a_justification(url, author):
+    client = personal_client(author)
+
+    unknown = client.post(
+        url, {"files": FILES, "promote": "moon", "justification": "x"}, format="json"
+    )
+    unjustified = client.post(url, {"files": FILES, "promote": "staging"}, format="json")
+
+    assert unknown.status_code == 422
+    assert problem(unknown)["errors"] == {"promote": ["No environment 'moon'."]}
+    assert unjustified.status_code == 422
+    assert "justification" in problem(unjustified)["errors"]
+    assert not Prompt.objects.exists()
+
+
+def test_only_people_sync(url, namespace, staff):
+    service = service_client(actor=staff, namespaces=[namespace])
+
+    assert APIClient().post(url, {"files": FILES}, format="json").status_code == 401
+    assert service.post(url, {"files": FILES}, format="json").status_code == 403
+    assert not Prompt.objects.exists()
