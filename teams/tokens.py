@@ -152,9 +152,9 @@ def _personal_limits(actor, given: list[str] | None, namespaces: list[Namespace]
     if clash:
         raise Invalid.field(
             "scopes",
-            f"{scopes.VERSIONS_WRITE!r} never goes with approving or rolling back in the same "
-            f"namespaces (here: {clash}): a job that writes versions must not decide what "
-            "runs. Use separate people's tokens, or namespaces that do not overlap.",
+            "Writing versions (versions:write) never goes with approving or rolling back "
+            f"in overlapping namespaces (here: {clash}): a job that writes versions must not "
+            "decide what runs. Use another person's token, or namespaces that do not overlap.",
         )
     return chosen
 

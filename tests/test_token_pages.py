@@ -13,6 +13,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from teams.models import ApiToken
+from tests.factories import NamespaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +189,60 @@ def test_the_token_table_shows_an_exact_expiry_with_its_zone(client, owner):
     page = client.get(reverse("teams:tokens")).content.decode()
 
     assert "2031-06-01 12:30 (UTC)" in page
+
+
+def test_a_personal_token_gets_scopes_and_namespaces_from_the_form_and_shows_them(
+    client, owner, namespace
+):
+    NamespaceFactory(slug="hidden", visibility="private")
+    client.force_login(owner)
+    url = reverse("teams:tokens")
+
+    form = client.get(url).content.decode()
+    posted = client.post(
+        url, {"name": "ci", "scopes": ["read", "versions:write"], "namespaces": ["support"]}
+    )
+    page = client.get(posted["Location"]).content.decode()
+
+    assert 'value="promotions:approve"' in form
+    assert 'value="support"' in form
+    assert 'value="hidden"' not in form
+    token = ApiToken.objects.get(user=owner, name="ci")
+    assert token.scopes == ["read", "versions:write"]
+    assert [ns.slug for ns in token.namespaces.all()] == ["support"]
+    row = re.search(rf'<tr data-token="{token.prefix}">.*?</tr>', page, re.DOTALL).group(0)
+    assert "read, versions:write" in row
+    assert "in support" in row
+
+
+def test_the_form_refuses_writing_versions_with_approving(client, owner):
+    client.force_login(owner)
+
+    response = client.post(
+        reverse("teams:tokens"), {"name": "ci", "scopes": ["versions:write", "promotions:approve"]}
+    )
+
+    assert response.status_code == 422
+    assert "never goes with" in response.content.decode()
+    assert personal_tokens(owner) == 0
+
+
+def test_a_service_token_is_offered_only_read_and_events(client, owner, namespace):
+    client.force_login(owner)
+    page_url = reverse("approvals:namespace", args=[namespace.slug])
+    create_url = reverse("approvals:service_token_create", args=[namespace.slug])
+
+    form = client.get(page_url).content.decode()
+    forged = client.post(create_url, {"name": "bot", "scopes": ["versions:write"]})
+    posted = client.post(create_url, {"name": "bot", "scopes": ["events:write"]})
+    page = client.get(posted["Location"]).content.decode()
+
+    assert 'value="events:write"' in form
+    assert 'value="read"' in form
+    assert 'value="versions:write"' not in form
+    assert forged.status_code == 422
+    token = ApiToken.objects.get(kind="service")
+    assert token.scopes == ["events:write"]
+    row = re.search(rf'<tr data-token="{token.prefix}">.*?</tr>', page, re.DOTALL).group(0)
+    assert "events:write" in row
+    assert "no scopes" not in row
