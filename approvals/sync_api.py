@@ -1,6 +1,8 @@
 """POST /api/v1/sync/: prompts as code. A folder's files (path and text) in, the per-file
 report out (200 whatever the files hold; a malformed request is a 400 problem, a request
-beyond the limits a 413, an unknown environment or a promotion without justification 422)."""
+beyond the limits a 413, an unknown environment or a promotion without justification 422).
+A scoped token needs `versions:write` (teams.scopes' table) and, with `promote`, also
+`promotions:request`."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
@@ -13,6 +15,8 @@ from approvals.sync.files import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES
 from portal.api.problems import flatten_errors
 from portal.api.schema import request_example
 from portal.errors import ErrorCode, Invalid
+from teams.authentication import require_scope
+from teams.scopes import PROMOTIONS_REQUEST
 
 EXAMPLE_FILE = """namespace: support
 name: refund-reply
@@ -135,6 +139,8 @@ class Sync(APIView):
         if not serializer.is_valid():
             raise MalformedRequest(flatten_errors(serializer.errors))
         data = serializer.validated_data
+        if data["promote"]:
+            require_scope(request, PROMOTIONS_REQUEST)  # the endpoint itself: versions:write
         try:
             report = prompts_sync(
                 actor=request.user,

@@ -7,7 +7,8 @@ from rest_framework.test import APIClient
 from approvals.models import PromotionRequest
 from approvals.sync.files import MAX_FILE_BYTES, MAX_FILES
 from prompts.models import Prompt, PromptVersion
-from tests.api.conftest import personal_client, problem, service_client
+from teams.tokens import personal_token_create
+from tests.api.conftest import bearer, personal_client, problem, service_client
 from tests.test_sync import GREETER, REPLY, SUITE, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +145,23 @@ def test_only_people_sync(url, namespace, staff):
     assert APIClient().post(url, {"files": FILES}, format="json").status_code == 401
     assert service.post(url, {"files": FILES}, format="json").status_code == 403
     assert not Prompt.objects.exists()
+
+
+def test_a_scoped_token_needs_promotions_request_to_promote(url, namespace, author):
+    _, writer = personal_token_create(actor=author, name="ci", scopes=["versions:write"])
+    _, reader = personal_token_create(actor=author, name="reader", scopes=["read"])
+    _, both = personal_token_create(
+        actor=author, name="ci", scopes=["versions:write", "promotions:request"]
+    )
+    promote = {"files": FILES, "promote": "staging", "justification": "CI"}
+
+    refused = bearer(writer).post(url, promote, format="json")
+    read_only = bearer(reader).post(url, {"files": FILES}, format="json")
+
+    assert refused.status_code == 403
+    assert problem(refused)["code"] == "token_scope"
+    assert read_only.status_code == 403
+    assert not Prompt.objects.exists()
+    assert bearer(writer).post(url, {"files": FILES}, format="json").json()["ok"] is True
+    promoted = bearer(both).post(url, promote, format="json").json()
+    assert promoted["summary"]["promotions_opened"] == 2
