@@ -251,3 +251,33 @@ def test_a_user_who_may_not_edit_is_refused_per_file(folder, namespace, member_o
     assert refused.code == "permission_denied"
     assert "maintainers and owners" in refused.errors["file"][0]
     assert not Prompt.objects.filter(namespace__slug="support").exists()
+
+
+def test_hostile_yaml_is_an_invalid_file_not_a_crash(tmp_path, namespace, author):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    folder = write(
+        tmp_path,
+        {
+            "alias-bomb.yaml": bomb,
+            "deep.yaml": "[" * 5000,
+            "deep-suite.yaml": REPLY + "suites: {smoke: deep.promptfoo.yaml}\n",
+            "deep.promptfoo.yaml": "tests: " + "[" * 5000,
+            "date.yaml": REPLY.replace(
+                "description: Answers a refund request.", "description: 2026-01-01"
+            ),
+        },
+    )
+
+    report = sync(author, folder)
+
+    assert [r.status for r in report.results] == ["invalid"] * 4
+    errors = {r.path: r.errors for r in report.results}
+    assert "more than 100000 values" in errors["alias-bomb.yaml"]["file"][0]
+    assert "nests deeper" in errors["deep.yaml"]["file"][0]
+    assert "nests too deeply" in errors["deep-suite.yaml"]["content"][0]
+    assert "date values are not supported" in errors["date.yaml"]["file"][0]
+    assert not Prompt.objects.exists()

@@ -118,6 +118,8 @@ def load_yaml(content: str) -> Any:
         raise Invalid.field("file", f"{where}{problem}.") from exc
     except yaml.YAMLError as exc:
         raise Invalid.field("file", f"Invalid YAML: {exc}.") from exc
+    except RecursionError as exc:
+        raise Invalid.field("file", f"The file nests deeper than {MAX_DEPTH} levels.") from exc
     return _plain(document, _Budget())
 
 

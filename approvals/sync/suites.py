@@ -6,6 +6,7 @@ suite whose file is unchanged is not rewritten (and leaves no audit entry)."""
 import itertools
 from dataclasses import dataclass, field
 
+from portal.errors import Invalid
 from prompts.evaluations import promptfoo
 from prompts.evaluations import suites as suite_services
 from prompts.evaluations.models import Case, Suite
@@ -55,7 +56,10 @@ def suite_sync(
     *, actor: Principal, prompt: Prompt, name: str, path: str, content: str
 ) -> SuiteResult:
     """The suite `name` of `prompt` holds exactly the cases of this promptfoo file."""
-    parsed = promptfoo.parse(format="promptfoo", content=content)
+    try:
+        parsed = promptfoo.parse(format="promptfoo", content=content)
+    except RecursionError as exc:
+        raise Invalid.field("content", f"{path} nests too deeply to be read.") from exc
     suite = Suite.objects.filter(prompt=prompt, name=name).first()
     if suite is None:
         imported = suite_services.suite_import(
