@@ -16,8 +16,8 @@ $(VENV)/.run-deps: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[test]"
+$(VENV)/.test-deps: pyproject.toml client/pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[test]" -e ./client
 	touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps

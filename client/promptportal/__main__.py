@@ -1,0 +1,5 @@
+import sys
+
+from promptportal.cli import main
+
+sys.exit(main())
