@@ -114,6 +114,7 @@ class Base:
         entry = self._snapshot.get(key)
         if entry is not None:
             self._store.entries[key] = entry
+            self._revalidation_needed()
             return entry.pick(subject)
         content = fallback if fallback is not None else self.fallbacks.get(key[0])
         if content is not None:
@@ -127,6 +128,7 @@ class Base:
         for key in keys:
             if key in self._snapshot and key not in self._store.entries:
                 self._store.entries[key] = self._snapshot[key]
+        self._revalidation_needed()
 
     def _note_failure(self, cause: Exception) -> None:
         if not self._failing:
@@ -187,4 +189,7 @@ class Base:
         return len(self._events)
 
     def _flusher_needed(self) -> None:
+        raise NotImplementedError
+
+    def _revalidation_needed(self) -> None:
         raise NotImplementedError

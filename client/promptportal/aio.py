@@ -62,7 +62,7 @@ class AsyncPortal(Base):
             raise
         self._note_success()
         self._apply(answer)
-        self._start("revalidate", self._revalidate_forever)
+        self._revalidation_needed()
         return self._found(key, subject)
 
     async def prefetch(self, names: list[str], *, environment: str | None = None) -> None:
@@ -78,7 +78,7 @@ class AsyncPortal(Base):
                 return
             self._apply(answer)
         self._note_success()
-        self._start("revalidate", self._revalidate_forever)
+        self._revalidation_needed()
 
     async def revalidate(self) -> None:
         for chunk in self._chunks():
@@ -117,6 +117,9 @@ class AsyncPortal(Base):
             except Exception:  # the next round tries again
                 failures += 1
                 logger.exception("prompt portal revalidation failed")
+
+    def _revalidation_needed(self) -> None:
+        self._start("revalidate", self._revalidate_forever)
 
     def _flusher_needed(self) -> None:
         with contextlib.suppress(RuntimeError):  # reported outside a running loop: sent on flush

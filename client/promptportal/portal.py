@@ -83,7 +83,7 @@ class Portal(Base):
             raise
         self._note_success()
         self._apply(answer)
-        self._start(revalidator=True)
+        self._revalidation_needed()
         return self._found(key, subject)
 
     def prefetch(self, names: list[str], *, environment: str | None = None) -> None:
@@ -101,7 +101,7 @@ class Portal(Base):
                 return
             self._apply(answer)
         self._note_success()
-        self._start(revalidator=True)
+        self._revalidation_needed()
 
     def revalidate(self) -> None:
         """One revalidation round now (the background thread calls this every interval)."""
@@ -152,6 +152,9 @@ class Portal(Base):
             except Exception:  # never let the thread die: the next round tries again
                 failures += 1
                 logger.exception("prompt portal revalidation failed")
+
+    def _revalidation_needed(self) -> None:
+        self._start(revalidator=True)
 
     def _flusher_needed(self) -> None:
         if self._flusher is None:

@@ -3,8 +3,11 @@ PostgreSQL and Redis, the client speaking HTTP to it. Requests are counted by a 
 wraps httpx's real one (nothing is faked). The portal's data is changed through its services
 in this process, as a person in the portal would change it."""
 
+import asyncio
 import itertools
 import json
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -12,7 +15,14 @@ import pytest
 from django.conf import settings
 
 from approvals.services import promotion_right_grant, rollback
-from promptportal import AccessDenied, Portal, PromptRetired, PromptUnavailable
+from promptportal import (
+    AccessDenied,
+    AsyncPortal,
+    Portal,
+    PromptNotFound,
+    PromptRetired,
+    PromptUnavailable,
+)
 from promptportal._store import bucket_of
 from prompts.lifecycle import prompt_retire
 from prompts.metrics.models import CallEvent
@@ -267,3 +277,71 @@ def test_client_assignment_equals_the_servers_for_ten_thousand_subjects():
     subjects = [f"user-{i}" for i in range(10_000)]
     for experiment_id, subject in itertools.product((1, 42, 987_654), subjects):
         assert bucket_of(experiment_id, subject) == assign.bucket_of(experiment_id, subject)
+
+
+def test_the_async_client_behaves_the_same(server, seeded):
+    async def scenario():
+        async with AsyncPortal(server.url, seeded.secret, interval=0.2) as portal:
+            prompt = await portal.get("support/greet", subject="ada")
+            assert (prompt.version, prompt.render(name="Ada")) == (1, "Hello Ada")
+            await asyncio.to_thread(seeded.deploy, "production", 2)
+            for _ in range(100):  # at most 5 s: seen within a round or two
+                if (await portal.get("support/greet")).version == 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await portal.get("support/greet")).version == 2
+            portal.report(prompt, latency_ms=12.5, feedback=-1)
+            assert await portal.flush()
+            with pytest.raises(PromptNotFound):
+                await portal.get("support/nothing-here")
+
+    asyncio.run(scenario())
+    assert CallEvent.objects.filter(prompt=seeded.prompt, feedback=-1).count() == 1
+
+
+def test_a_snapshot_starts_a_service_while_the_portal_is_down_and_heals_when_it_returns(
+    seeded, tmp_path
+):
+    up = Server(process_environment(settings.REDIS_URL)).start()
+    out = tmp_path / "prompts.json"
+    command = [sys.executable, "-m", "promptportal", "snapshot", "--namespace", "support"]
+    taken = subprocess.run(
+        [*command, "--out", str(out), "--url", up.url, "--token", seeded.secret],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert taken.returncode == 0, taken.stderr
+    assert "1 prompts written" in taken.stdout
+    up.kill()
+
+    portal, _ = _portal(up, seeded, snapshot=out)
+    try:
+        prompt = portal.get("support/greet")
+        assert (prompt.version, prompt.source) == (1, "snapshot")
+        assert prompt.render(name="Cy") == "Hello Cy"
+
+        seeded.deploy("production", 2)
+        Server(up.env, port=up.port).start()  # the portal is back
+        assert wait_for(lambda: portal.get("support/greet").version == 2, 15)
+        assert portal.get("support/greet").source == "portal"
+    finally:
+        portal.close()
+        up.stop()
+
+
+def test_events_wait_in_a_bounded_buffer_while_the_portal_is_down(seeded):
+    down = Server(process_environment(settings.REDIS_URL)).start()
+    portal, _ = _portal(down, seeded, max_buffered_events=5, event_flush_interval=0.05)
+    try:
+        prompt = portal.get("support/greet")
+        down.kill()
+        for i in range(8):
+            portal.report(prompt, latency_ms=float(i))
+        assert portal.events_dropped == 3
+        assert portal.events_pending <= 5
+        assert not portal.flush(timeout=1)
+        assert portal.events_dropped == 3  # what waited is still there, oldest dropped first
+        assert [r["latency_ms"] for r in portal._events.records] == [3.0, 4.0, 5.0, 6.0, 7.0]
+    finally:
+        portal.close(timeout=1)
