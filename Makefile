@@ -33,6 +33,7 @@ bench: $(VENV)/.test-deps
 	scripts/with-services.sh $(PY) bench/stale.py
 	scripts/with-services.sh $(PY) bench/events.py
 	scripts/with-services.sh $(PY) bench/evaluations.py
+	scripts/with-services.sh $(PY) bench/client.py
 	$(PY) bench/render.py
 
 lint: $(VENV)/.test-deps
