@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             justification=args.justification,
         )
         print("\n".join(sync.report_lines(result)))
-        return 1 if any(f.get("status") == "invalid" for f in result.get("results", [])) else 0
+        return 0 if result.get("ok") else 1  # an invalid file or a refused promotion
     except (PortalError, OSError) as exc:
         print(f"promptportal: {exc}", file=sys.stderr)
         return 1

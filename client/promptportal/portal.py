@@ -211,11 +211,15 @@ class Portal(Base):
 
     def _forked(self) -> None:
         """In a child process (gunicorn's preload): threads did not survive the fork and
-        the connection pool must not be shared; start both afresh when needed."""
+        the connection pool must not be shared; both start afresh."""
         self._lock = threading.Lock()
         self._events.lock = threading.Lock()
         self._revalidator = self._flusher = None
         self._http = self._client()
+        if self._store.entries:  # gets from memory never start it: start it here
+            self._start(revalidator=True)
+        if len(self._events):
+            self._start(flusher=True)
 
 
 _live: weakref.WeakSet[Portal] = weakref.WeakSet()

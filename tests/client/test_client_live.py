@@ -6,6 +6,7 @@ in this process, as a person in the portal would change it."""
 import asyncio
 import itertools
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -29,9 +30,10 @@ from prompts.metrics.models import CallEvent
 from prompts.models import Environment
 from prompts.resolve import assign
 from prompts.services import deployment_set, prompt_create, version_create
-from teams.tokens import service_token_create, token_revoke
+from teams.tokens import personal_token_create, service_token_create, token_revoke
 from tests.factories import NamespaceFactory, system_actor
 from tests.live import Server, process_environment, wait_for
+from tests.test_sync import REPLY, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -345,3 +347,46 @@ def test_events_wait_in_a_bounded_buffer_while_the_portal_is_down(seeded):
         assert [r["latency_ms"] for r in portal._events.records] == [3.0, 4.0, 5.0, 6.0, 7.0]
     finally:
         portal.close(timeout=1)
+
+
+def test_a_forked_child_revalidates_on_its_own(server, seeded):
+    portal, _ = _portal(server, seeded)
+    try:
+        portal.get("support/greet")
+        reader, writer = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: its own thread and connections must see the change
+            seen = wait_for(lambda: portal.get("support/greet").version == 2, 10)
+            os.write(writer, b"seen" if seen else b"stale")
+            os._exit(0)
+        os.close(writer)
+        seeded.deploy("production", 2)
+        assert os.read(reader, 10) == b"seen"
+        os.waitpid(child, 0)
+    finally:
+        portal.close()
+
+
+def test_the_sync_command_reports_per_file_and_exits_1_on_a_bad_file(server, seeded, tmp_path):
+    _, personal = personal_token_create(actor=seeded.admin, name="ci")
+    folder = write(tmp_path, {"support/refund-reply.yaml": REPLY})
+    command = [sys.executable, "-m", "promptportal", "sync", str(folder), "--url", server.url]
+
+    def run(*extra):
+        return subprocess.run(
+            [*command, *extra, "--token", personal], capture_output=True, text=True, timeout=60
+        )
+
+    planned = run("--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert "created   support/refund-reply.yaml" in planned.stdout
+    assert planned.stdout.strip().endswith("0 promotions failed.")
+    assert "Dry run (nothing changed)" in planned.stdout
+    assert not seeded.namespace.prompts.filter(name="refund-reply").exists()
+
+    write(folder, {"support/broken.yaml": "namespace: support\nname: broken\nkind: poem\n"})
+    applied = run()
+    assert applied.returncode == 1
+    assert "invalid   support/broken.yaml" in applied.stdout
+    assert seeded.namespace.prompts.filter(name="refund-reply").exists()
+    assert run("--dry-run").returncode == 1
