@@ -12,8 +12,8 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.run-deps: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+$(VENV)/.run-deps: pyproject.toml client/pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e . -e ./client
 	touch $@
 
 $(VENV)/.test-deps: pyproject.toml client/pyproject.toml | $(VENV)/bin/python
