@@ -3,6 +3,7 @@ never imports its sub-app, nothing imports inside a function to dodge a cycle, a
 migrations depend on each other in the same direction, without a circle."""
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,28 @@ def test_migrations_depend_only_downward_and_form_no_circle():
         leaves = loader.graph.leaf_nodes(app)
         assert len(leaves) <= 1, f"{app} has branches: {leaves}"
         assert [n for n in names if n.startswith("0001")] == names[:1], f"{app}: {names}"
+
+
+ALLOWED_IN_CLIENT = {"httpx", "jinja2", "promptportal"}
+
+
+def client_imports(package: Path) -> list[str]:
+    """What the client SDK imports beyond the standard library, its two dependencies and
+    itself: it must install and run on its own, beside no portal app."""
+    problems = []
+    for path in sorted(package.rglob("*.py")):
+        for imported, line, _ in imports_of(path, ""):
+            top = imported.split(".")[0]
+            if top not in ALLOWED_IN_CLIENT and top not in sys.stdlib_module_names:
+                problems.append(f"{path.name}:{line} imports {imported}")
+    return sorted(set(problems))
+
+
+def test_the_client_imports_only_the_standard_library_httpx_and_jinja2(tmp_path):
+    assert client_imports(ROOT / "client" / "promptportal") == []
+
+    (tmp_path / "planted.py").write_text("import json\nimport httpx\nfrom prompts import models\n")
+    assert client_imports(tmp_path) == [
+        "planted.py:3 imports prompts",
+        "planted.py:3 imports prompts.models",
+    ]
