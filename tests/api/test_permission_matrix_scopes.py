@@ -547,3 +547,19 @@ def test_issue_token_takes_scopes_and_namespaces(world):
     assert record.scopes == {"read", "versions:write"}
     assert record.namespace_limit == {world.open.pk}
     assert "scopes read versions:write" in err.getvalue()
+
+
+def test_batch_resolve_is_refused_to_a_namespace_limited_token(world):
+    """Batch resolve decides visibility in prompts.resolve (internal namespaces readable by
+    every person), outside the namespace limit: refused until it asks the limit."""
+    limited = world.token(scopes=[scopes.READ], namespaces=[world.open])
+    reader = world.token(scopes=[scopes.READ])
+    body = {"prompts": [{"prompt": "beta/bprompt", "version": 1}]}
+
+    refused = limited.post("/api/v1/resolve/batch/", body, format="json")
+    answered = reader.post("/api/v1/resolve/batch/", body, format="json")
+
+    assert refused.status_code == 403
+    assert problem(refused)["code"] == "token_scope"
+    assert answered.status_code == 200
+    assert '"Beta"' in answered.content.decode()
