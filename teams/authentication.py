@@ -108,11 +108,6 @@ def _require_namespace_in_path(request, record: TokenRecord) -> None:
     internal namespaces (one query, personal tokens only: none on the warm path)."""
     limit = record.namespace_limit
     match = getattr(request, "resolver_match", None)
-    if limit is not None and _url_name(request) in scopes.NAMESPACE_BLIND:
-        raise exceptions.PermissionDenied(
-            "A token limited to namespaces may not call this endpoint yet.",
-            code=ErrorCode.TOKEN_SCOPE,
-        )
     slug = match.kwargs.get("namespace") if match and limit is not None else None
     if slug is not None and not Namespace.objects.filter(slug=slug, pk__in=limit).exists():
         raise exceptions.NotFound(f"No namespace {slug} for this token.")

@@ -52,13 +52,6 @@ WRITES: dict[tuple[str, str], str] = {
     ("api-events", "POST"): EVENTS_WRITE,
 }
 
-# Endpoints whose reads name namespaces in the body and decide visibility outside
-# teams.permissions (prompts.resolve.answers.may_read lets every person read internal
-# namespaces without asking it): refused to a token limited to namespaces until they ask
-# `teams.permissions.within_limit`.
-NAMESPACE_BLIND = frozenset({"api-resolve-batch"})
-
-
 def scope_of(url_name: str | None, method: str) -> str | None:
     """The scope an endpoint needs from a scoped token; None: no scoped token may call it."""
     if method in SAFE_METHODS:

@@ -25,6 +25,8 @@ from teams.permissions import Principal, ServicePrincipal
 
 
 def may_read(user: Principal, namespace_id: int, visibility: str) -> bool:
+    if not permissions.within_limit(user, namespace_id):  # a token limited to namespaces
+        return False
     if isinstance(user, ServicePrincipal):
         return namespace_id in user.namespace_ids
     if not permissions.is_user(user):
