@@ -52,6 +52,7 @@ WRITES: dict[tuple[str, str], str] = {
     ("api-events", "POST"): EVENTS_WRITE,
 }
 
+
 def scope_of(url_name: str | None, method: str) -> str | None:
     """The scope an endpoint needs from a scoped token; None: no scoped token may call it."""
     if method in SAFE_METHODS:

@@ -4,6 +4,7 @@ wraps httpx's real one (nothing is faked). The portal's data is changed through 
 in this process, as a person in the portal would change it."""
 
 import asyncio
+import concurrent.futures
 import itertools
 import json
 import os
@@ -297,7 +298,10 @@ def test_the_async_client_behaves_the_same(server, seeded):
             with pytest.raises(PromptNotFound):
                 await portal.get("support/nothing-here")
 
-    asyncio.run(scenario())
+    # In a thread of its own: a browser test earlier in this process may leave Playwright's
+    # event loop registered on the main thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result(timeout=60)
     assert CallEvent.objects.filter(prompt=seeded.prompt, feedback=-1).count() == 1
 
 
