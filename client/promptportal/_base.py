@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 
 from promptportal import _events
-from promptportal._store import Key, Store, error_of
+from promptportal._store import Key, Store, error_of, request_item
 from promptportal.errors import AccessDenied, PortalError, PromptUnavailable
 from promptportal.prompt import ResolvedPrompt
 
@@ -80,7 +81,12 @@ class Base:
         )
         self._events = _events.Buffer(capacity=max_buffered_events, batch_size=event_batch_size)
         self.event_flush_interval = event_flush_interval
-        self._failing = False
+        self._closed = False
+        self._failures = 0  # consecutive failed requests: the outage state, one per client
+        self._paused_until = 0.0  # misses skip the network until then (an outage's backoff)
+        self._outage: Exception | None = None
+        self._token_refused: AccessDenied | None = None
+        self._events_failing = False
 
     # --- reading answers ------------------------------------------------------------------
 
@@ -98,19 +104,92 @@ class Base:
             raise error
         raise PortalError(f"The portal refused the request ({response.status_code}): {problem}")
 
-    def _found(self, key: Key, subject: str | None) -> ResolvedPrompt:
+    # --- decisions shared by Portal and AsyncPortal (they only do the I/O) --------------------
+
+    def _miss_plan(
+        self, key: Key, subject: str | None, fallback: Fallback | None
+    ) -> tuple[ResolvedPrompt | None, dict[str, Any] | None]:
+        """(the answer, None) when a miss is answered without the network: a refusal
+        remembered, or an outage in its backoff (one try per backoff, not one per call);
+        else (None, the request body)."""
+        if self._closed:
+            raise PortalError("The client is closed.")
+        error = self._store.remembered_error(key)
+        if error is not None:
+            raise error
+        if time.monotonic() < self._paused_until:
+            return self._last_resort(key, subject, fallback, self._outage), None
+        return None, {"prompts": [request_item(key, None)]}
+
+    def _miss_done(
+        self,
+        key: Key,
+        subject: str | None,
+        fallback: Fallback | None,
+        answer: Mapping[str, Any] | None = None,
+        failure: Exception | None = None,
+    ) -> ResolvedPrompt:
+        if isinstance(failure, Unreachable):
+            self._unreachable(failure)
+            return self._last_resort(key, subject, fallback, failure)
+        if isinstance(failure, AccessDenied):
+            self._token_denied(failure)
+            raise failure
+        self._reachable(answer)
+        self._revalidation_needed()
         entry = self._store.entries.get(key)
         if entry is not None:
             return entry.pick(subject)
-        error = self._store.remembered_error(key)
-        raise error or PromptUnavailable(f"The portal sent nothing for {key[0]}.")
+        raise self._store.remembered_error(key) or PromptUnavailable(
+            f"The portal sent nothing for {key[0]}."
+        )
+
+    def _retries_now(self) -> int:
+        """A first fetch is retried while the portal answers; during an outage, tried once."""
+        return 0 if self._failures else self.retries
+
+    def _prefetch_chunks(self, names: list[str], environment: str | None) -> list[list[Key]]:
+        keys = [(name, environment or self.environment, None) for name in names]
+        missing = [key for key in keys if key not in self._store.entries]
+        return [missing[i : i + MAX_BATCH] for i in range(0, len(missing), MAX_BATCH)]
+
+    def _prefetch_failed(self, keys: list[Key], failure: Exception) -> None:
+        """The portal cannot be reached: take the snapshot's copies of what is not refused."""
+        if isinstance(failure, AccessDenied):
+            self._token_denied(failure)
+            raise failure
+        self._unreachable(failure)
+        for key in keys:
+            if key in self._snapshot and key not in self._store.entries and self._may_use_copy(key):
+                self._store.entries[key] = self._snapshot[key]
+        self._revalidation_needed()
+
+    def _round(self) -> list[dict[str, Any]]:
+        """The request bodies of one revalidation round (one per thousand prompts held)."""
+        held = self._store.held()
+        return [{"prompts": held[i : i + MAX_BATCH]} for i in range(0, len(held), MAX_BATCH)]
+
+    def _round_failed(self, failure: Exception) -> None:
+        if isinstance(failure, AccessDenied):
+            self._token_denied(failure)
+        else:
+            self._unreachable(failure)
+
+    def _next_round_in(self) -> float:
+        return self._backoff(self._failures) if self._failures else self.interval
+
+    def _may_use_copy(self, key: Key) -> bool:
+        """A snapshot's or the code's copy may stand in, unless the portal refused it."""
+        return self._token_refused is None and key not in self._store.refused
 
     def _last_resort(
-        self, key: Key, subject: str | None, fallback: Fallback | None, cause: Exception
+        self, key: Key, subject: str | None, fallback: Fallback | None, cause: Exception | None
     ) -> ResolvedPrompt:
         """The portal cannot be reached and nothing is cached: a snapshot's copy (kept, so the
-        next revalidation refreshes it), else the fallback given in code, else an error."""
-        self._note_failure(cause)
+        next revalidation refreshes it), else the fallback given in code, else an error. A
+        prompt the portal refused stays refused: its error is raised, never a copy served."""
+        if not self._may_use_copy(key):
+            raise self._token_refused or self._store.refused[key]
         entry = self._snapshot.get(key)
         if entry is not None:
             self._store.entries[key] = entry
@@ -123,26 +202,30 @@ class Base:
             f"The portal cannot be reached ({cause}) and no copy of {key[0]} is known."
         ) from cause
 
-    def _from_snapshot(self, keys: list[Key], cause: Exception) -> None:
-        self._note_failure(cause)
-        for key in keys:
-            if key in self._snapshot and key not in self._store.entries:
-                self._store.entries[key] = self._snapshot[key]
-        self._revalidation_needed()
-
-    def _note_failure(self, cause: Exception) -> None:
-        if not self._failing:
-            self._failing = True
+    def _unreachable(self, cause: Exception) -> None:
+        self._failures += 1
+        self._outage = cause
+        self._paused_until = time.monotonic() + self._backoff(self._failures)
+        if self._failures == 1:
             logger.warning(
                 "prompt portal unreachable (%s): serving the last good copies of %d prompts",
                 cause,
                 len(self._store.entries),
             )
 
-    def _note_success(self) -> None:
-        if self._failing:
-            self._failing = False
+    def _reachable(self, answer: Mapping[str, Any] | None) -> None:
+        if self._failures:
             logger.warning("prompt portal reachable again")
+        self._failures, self._paused_until, self._outage = 0, 0.0, None
+        self._token_refused = None
+        for key in self._store.apply(answer or {}):
+            logger.warning("prompt %s in %s dropped: %s", key[0], key[1], self._store.refused[key])
+
+    def _token_denied(self, error: AccessDenied) -> None:
+        if self._token_refused is None:
+            logger.error("prompt portal refused the token: %s; cached prompts dropped", error)
+        self._token_refused = error
+        self._store.refuse_all(error)
 
     def _backoff(self, failures: int) -> float:
         """Seconds before the next try: doubling from the interval, capped, with jitter so
@@ -152,20 +235,6 @@ class Base:
 
     def _retry_pause(self, attempt: int) -> float:
         return min(0.5, 0.1 * 2**attempt) * random.uniform(0.5, 1.5)
-
-    def _chunks(self) -> list[list[dict[str, Any]]]:
-        held = self._store.held()
-        return [held[i : i + MAX_BATCH] for i in range(0, len(held), MAX_BATCH)]
-
-    def _apply(self, answer: Mapping[str, Any]) -> None:
-        for key in self._store.apply(answer):
-            logger.warning(
-                "prompt %s in %s dropped: %s", key[0], key[1], self._store.errors[key][0]
-            )
-
-    def _refused(self, error: AccessDenied) -> None:
-        self._store.refuse_all(error)
-        logger.error("prompt portal refused the token: %s; cached prompts dropped", error)
 
     # --- events ----------------------------------------------------------------------------
 
@@ -187,6 +256,26 @@ class Base:
     @property
     def events_pending(self) -> int:
         return len(self._events)
+
+    def _events_sent(self, batch: list[dict[str, Any]], answer: Mapping[str, Any]) -> None:
+        if self._events_failing:
+            self._events_failing = False
+            logger.warning("call events are sent again")
+        self._events.sent += answer.get("accepted", 0) + answer.get("duplicates", 0)
+        if answer.get("rejected"):
+            logger.warning("the portal rejected call events: %s", answer["rejected"][:3])
+
+    def _events_failed(self, batch: list[dict[str, Any]], failure: BaseException) -> bool:
+        """True when the batch waits for another try (the portal could not take it now);
+        False when sending it again cannot help (the portal refused it as malformed)."""
+        if isinstance(failure, PortalError) and not isinstance(failure, AccessDenied):
+            logger.error("the portal refused %d call events: %s", len(batch), failure)
+            return False
+        self._events.put_back(batch)
+        if not self._events_failing and isinstance(failure, Exception):  # not a cancellation
+            self._events_failing = True
+            logger.warning("call events not sent (%s); %d waiting", failure, len(self._events))
+        return True
 
     def _flusher_needed(self) -> None:
         raise NotImplementedError

@@ -98,11 +98,16 @@ def request_item(key: Key, etag: str | None) -> dict[str, Any]:
 
 
 class Store:
-    """Entries by key, and the errors the portal answered recently."""
+    """Entries by key; the errors the portal answered, remembered briefly so a hot loop does
+    not turn into a request per call; and every refusal, kept until the portal serves the
+    prompt again, so neither a snapshot nor a fallback can bring a refused prompt back."""
+
+    MAX_ERRORS = 10_000
 
     def __init__(self, error_memory_seconds: float) -> None:
         self.entries: dict[Key, Entry] = {}
         self.errors: dict[Key, tuple[PortalError, float]] = {}
+        self.refused: dict[Key, PortalError] = {}
         self.error_memory_seconds = error_memory_seconds
 
     def held(self) -> list[dict[str, Any]]:
@@ -121,7 +126,12 @@ class Store:
 
     def refuse(self, key: Key, error: PortalError) -> None:
         self.entries.pop(key, None)
+        if len(self.errors) >= self.MAX_ERRORS:
+            self.errors.clear()
         self.errors[key] = (error, time.monotonic() + self.error_memory_seconds)
+        if len(self.refused) >= self.MAX_ERRORS:
+            self.refused.clear()
+        self.refused[key] = error
 
     def refuse_all(self, error: PortalError) -> None:
         """The token itself was refused: nothing it read may be served any longer."""
@@ -136,6 +146,7 @@ class Store:
             if item["status"] == 200:
                 self.entries[key] = entry_from_item(item)
                 self.errors.pop(key, None)
+                self.refused.pop(key, None)
             else:
                 what = f"{key[0]} in {key[1]}"
                 self.refuse(key, error_of(item["status"], item.get("problem"), what))

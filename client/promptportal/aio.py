@@ -1,6 +1,7 @@
 """`AsyncPortal`: the same client for asyncio. `await portal.get(...)` answers from memory when
 cached; one background task revalidates every cached prompt per interval, another sends call
-events. Close it with `await portal.aclose()` (or `async with`)."""
+events. Close it with `await portal.aclose()` (or `async with`). The decisions are `Base`'s,
+shared with `Portal`; this is the I/O."""
 
 from __future__ import annotations
 
@@ -10,15 +11,7 @@ from typing import Any
 
 import httpx
 
-from promptportal._base import (
-    BATCH_PATH,
-    EVENTS_PATH,
-    MAX_BATCH,
-    Base,
-    Fallback,
-    Unreachable,
-    logger,
-)
+from promptportal._base import BATCH_PATH, EVENTS_PATH, Base, Fallback, Unreachable, logger
 from promptportal._store import Key, request_item
 from promptportal.errors import AccessDenied, PortalError
 from promptportal.prompt import ResolvedPrompt
@@ -32,7 +25,6 @@ class AsyncPortal(Base):
         )
         self._tasks: dict[str, asyncio.Task] = {}
         self._batch_ready = asyncio.Event()
-        self._closed = False
 
     async def get(
         self,
@@ -49,46 +41,35 @@ class AsyncPortal(Base):
         return await self._miss((name, environment or self.environment, version), subject, fallback)
 
     async def _miss(self, key: Key, subject: str | None, fallback: Fallback | None):
-        error = self._store.remembered_error(key)
-        if error is not None:
-            raise error
+        prompt, body = self._miss_plan(key, subject, fallback)
+        if body is None:
+            return prompt
         try:
-            body = {"prompts": [request_item(key, None)]}
-            answer = await self._post(BATCH_PATH, body, self.retries, what=key[0])
-        except Unreachable as exc:
-            return self._last_resort(key, subject, fallback, exc)
-        except AccessDenied as exc:
-            self._store.refuse(key, exc)
-            raise
-        self._note_success()
-        self._apply(answer)
-        self._revalidation_needed()
-        return self._found(key, subject)
+            answer = await self._post(BATCH_PATH, body, self._retries_now(), what=key[0])
+        except (Unreachable, AccessDenied) as exc:
+            return self._miss_done(key, subject, fallback, failure=exc)
+        return self._miss_done(key, subject, fallback, answer=answer)
 
     async def prefetch(self, names: list[str], *, environment: str | None = None) -> None:
         """As `Portal.prefetch`."""
-        keys = [(name, environment or self.environment, None) for name in names]
-        missing = [key for key in keys if key not in self._store.entries]
-        for i in range(0, len(missing), MAX_BATCH):
-            chunk = [request_item(key, None) for key in missing[i : i + MAX_BATCH]]
+        for keys in self._prefetch_chunks(names, environment):
+            body = {"prompts": [request_item(key, None) for key in keys]}
             try:
-                answer = await self._post(BATCH_PATH, {"prompts": chunk}, self.retries)
-            except Unreachable as exc:
-                self._from_snapshot(missing[i:], exc)
+                answer = await self._post(BATCH_PATH, body, self._retries_now())
+            except (Unreachable, AccessDenied) as exc:
+                self._prefetch_failed(keys, exc)
                 return
-            self._apply(answer)
-        self._note_success()
+            self._reachable(answer)
         self._revalidation_needed()
 
     async def revalidate(self) -> None:
-        for chunk in self._chunks():
+        for body in self._round():
             try:
-                answer = await self._post(BATCH_PATH, {"prompts": chunk}, retries=0)
-            except AccessDenied as exc:
-                self._refused(exc)
+                answer = await self._post(BATCH_PATH, body, retries=0)
+            except (Unreachable, AccessDenied) as exc:
+                self._round_failed(exc)
                 return
-            self._apply(answer)
-        self._note_success()
+            self._reachable(answer)
 
     async def _post(self, path: str, body: dict[str, Any], retries: int, what: str = "") -> dict:
         for attempt in range(retries + 1):
@@ -100,23 +81,13 @@ class AsyncPortal(Base):
                 await asyncio.sleep(self._retry_pause(attempt))
         raise AssertionError("the loop returns or raises")
 
-    def _start(self, name: str, loop) -> None:
-        if not self._closed and name not in self._tasks:
-            self._tasks[name] = asyncio.get_running_loop().create_task(loop())
+    # --- background tasks --------------------------------------------------------------------
 
-    async def _revalidate_forever(self) -> None:
-        failures = 0
-        while True:
-            await asyncio.sleep(self._backoff(failures) if failures else self.interval)
-            try:
-                await self.revalidate()
-                failures = 0
-            except Unreachable as exc:
-                failures += 1
-                self._note_failure(exc)
-            except Exception:  # the next round tries again
-                failures += 1
-                logger.exception("prompt portal revalidation failed")
+    def _start(self, name: str, loop) -> None:
+        task = self._tasks.get(name)
+        if self._closed or (task is not None and not task.done()):
+            return
+        self._tasks[name] = asyncio.get_running_loop().create_task(loop())
 
     def _revalidation_needed(self) -> None:
         self._start("revalidate", self._revalidate_forever)
@@ -127,42 +98,55 @@ class AsyncPortal(Base):
         if len(self._events) >= self._events.batch_size:
             self._batch_ready.set()
 
-    async def _flush_forever(self) -> None:
-        failures = 0
+    async def _revalidate_forever(self) -> None:
         while True:
-            delay = self._backoff(failures) if failures else self.event_flush_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._batch_ready.wait(), delay)
+            await asyncio.sleep(self._next_round_in())
+            try:
+                await self.revalidate()
+            except Exception:  # the next round tries again
+                logger.exception("prompt portal revalidation failed")
+
+    async def _flush_forever(self) -> None:
+        while True:
+            if self._events_failing:  # back off, whatever is waiting
+                await asyncio.sleep(self._backoff(1))
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._batch_ready.wait(), self.event_flush_interval)
             self._batch_ready.clear()
-            failures = 0 if await self._send_events() else failures + 1
+            await self._send_events()
 
     async def _send_events(self) -> bool:
         while len(self._events):
             batch = self._events.take()
             try:
                 answer = await self._post(EVENTS_PATH, {"events": batch}, retries=1)
-            except (Unreachable, AccessDenied) as exc:
-                self._events.put_back(batch)
-                logger.warning("call events not sent (%s); %d waiting", exc, len(self._events))
-                return False
-            except PortalError as exc:
-                logger.error("the portal refused %d call events: %s", len(batch), exc)
+            except (Unreachable, PortalError) as exc:
+                if self._events_failed(batch, exc):
+                    return False
                 continue
-            self._events.sent += answer.get("accepted", 0) + answer.get("duplicates", 0)
+            except BaseException as exc:  # cancelled (a timeout, aclose): the batch waits
+                self._events_failed(batch, exc)
+                raise
+            self._events_sent(batch, answer)
         return True
 
     async def flush(self, timeout: float = 5.0) -> bool:
+        """Send every buffered event now; True when nothing is left."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._send_events(), timeout)
         return not len(self._events)
 
     async def aclose(self, timeout: float = 5.0) -> None:
-        self._closed = True
+        """Stop the background tasks (a batch they were sending goes back in the buffer),
+        then send what is buffered."""
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
-        await self.flush(timeout)
+        if not self._closed:
+            await self.flush(timeout)
+        self._closed = True
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncPortal:

@@ -53,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
                 namespaces=args.namespace,
                 environment=args.environment,
             )
+            if not taken["entries"]:
+                print(
+                    f"promptportal: nothing to write: no prompt of {', '.join(args.namespace)} "
+                    f"is deployed in {args.environment} (or the token cannot read them)",
+                    file=sys.stderr,
+                )
+                return 1
             snapshot.write(taken, args.out)
             print(f"{len(taken['entries'])} prompts written to {args.out}", end="")
             print(

@@ -1,5 +1,6 @@
 """`Portal`: the synchronous client. A cached `get` is a dict lookup; one background thread
-revalidates every cached prompt in one request per interval; another sends call events."""
+revalidates every cached prompt in one request per interval; another sends call events.
+The decisions (what to serve, when to back off, what to drop) are `Base`'s; this is the I/O."""
 
 from __future__ import annotations
 
@@ -12,15 +13,7 @@ from typing import Any
 
 import httpx
 
-from promptportal._base import (
-    BATCH_PATH,
-    EVENTS_PATH,
-    MAX_BATCH,
-    Base,
-    Fallback,
-    Unreachable,
-    logger,
-)
+from promptportal._base import BATCH_PATH, EVENTS_PATH, Base, Fallback, Unreachable, logger
 from promptportal._store import Key, request_item
 from promptportal.errors import AccessDenied, PortalError
 from promptportal.prompt import ResolvedPrompt
@@ -33,23 +26,23 @@ class Portal(Base):
     def __init__(self, *args: Any, transport: httpx.BaseTransport | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._transport = transport
-        self._http = self._client()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._revalidator: threading.Thread | None = None
-        self._flusher: threading.Thread | None = None
+        self._threads_afresh()
         _live.add(self)
         if hasattr(os, "register_at_fork"):
             me = weakref.ref(self)
             os.register_at_fork(after_in_child=lambda: (p := me()) and p._forked())
 
-    def _client(self) -> httpx.Client:
-        return httpx.Client(
+    def _threads_afresh(self) -> None:
+        self._http = httpx.Client(
             base_url=self.base_url,
             headers=self.headers,
             timeout=self.timeout,
             transport=self._transport,
         )
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._revalidator: threading.Thread | None = None
+        self._flusher: threading.Thread | None = None
 
     # --- prompts ---------------------------------------------------------------------------
 
@@ -70,49 +63,38 @@ class Portal(Base):
         return self._miss((name, environment or self.environment, version), subject, fallback)
 
     def _miss(self, key: Key, subject: str | None, fallback: Fallback | None) -> ResolvedPrompt:
-        error = self._store.remembered_error(key)
-        if error is not None:
-            raise error
+        prompt, body = self._miss_plan(key, subject, fallback)
+        if body is None:
+            return prompt
         try:
-            body = {"prompts": [request_item(key, None)]}
-            answer = self._post(BATCH_PATH, body, self.retries, what=key[0])
-        except Unreachable as exc:
-            return self._last_resort(key, subject, fallback, exc)
-        except AccessDenied as exc:
-            self._store.refuse(key, exc)
-            raise
-        self._note_success()
-        self._apply(answer)
-        self._revalidation_needed()
-        return self._found(key, subject)
+            answer = self._post(BATCH_PATH, body, self._retries_now(), what=key[0])
+        except (Unreachable, AccessDenied) as exc:
+            return self._miss_done(key, subject, fallback, failure=exc)
+        return self._miss_done(key, subject, fallback, answer=answer)
 
     def prefetch(self, names: list[str], *, environment: str | None = None) -> None:
         """Fetch prompts before they are needed (a service starting up), in one request per
         thousand. If the portal cannot be reached, a snapshot's copies are taken instead;
         what the portal refused is raised by `get`."""
-        keys = [(name, environment or self.environment, None) for name in names]
-        missing = [key for key in keys if key not in self._store.entries]
-        for i in range(0, len(missing), MAX_BATCH):
-            chunk = [request_item(key, None) for key in missing[i : i + MAX_BATCH]]
+        for keys in self._prefetch_chunks(names, environment):
+            body = {"prompts": [request_item(key, None) for key in keys]}
             try:
-                answer = self._post(BATCH_PATH, {"prompts": chunk}, self.retries)
-            except Unreachable as exc:
-                self._from_snapshot(missing[i:], exc)
+                answer = self._post(BATCH_PATH, body, self._retries_now())
+            except (Unreachable, AccessDenied) as exc:
+                self._prefetch_failed(keys, exc)
                 return
-            self._apply(answer)
-        self._note_success()
+            self._reachable(answer)
         self._revalidation_needed()
 
     def revalidate(self) -> None:
         """One revalidation round now (the background thread calls this every interval)."""
-        for chunk in self._chunks():
+        for body in self._round():
             try:
-                answer = self._post(BATCH_PATH, {"prompts": chunk}, retries=0)
-            except AccessDenied as exc:
-                self._refused(exc)
+                answer = self._post(BATCH_PATH, body, retries=0)
+            except (Unreachable, AccessDenied) as exc:
+                self._round_failed(exc)
                 return
-            self._apply(answer)
-        self._note_success()
+            self._reachable(answer)
 
     def _post(self, path: str, body: dict[str, Any], retries: int, what: str = "") -> dict:
         for attempt in range(retries + 1):
@@ -126,48 +108,37 @@ class Portal(Base):
 
     # --- background threads ------------------------------------------------------------------
 
-    def _start(self, *, revalidator: bool = False, flusher: bool = False) -> None:
-        with self._lock:
-            if self._stop.is_set():
-                return
-            if revalidator and self._revalidator is None:
-                self._revalidator = self._thread(self._revalidate_forever, "revalidate")
-            if flusher and self._flusher is None:
-                self._flusher = self._thread(self._flush_forever, "events")
-
-    def _thread(self, target, what: str) -> threading.Thread:
-        thread = threading.Thread(target=target, name=f"promptportal-{what}", daemon=True)
-        thread.start()
-        return thread
-
-    def _revalidate_forever(self) -> None:
-        failures = 0
-        while not self._stop.wait(self._backoff(failures) if failures else self.interval):
-            try:
-                self.revalidate()
-                failures = 0
-            except Unreachable as exc:
-                failures += 1
-                self._note_failure(exc)
-            except Exception:  # never let the thread die: the next round tries again
-                failures += 1
-                logger.exception("prompt portal revalidation failed")
-
     def _revalidation_needed(self) -> None:
-        self._start(revalidator=True)
+        if self._revalidator is None:
+            self._start("revalidator", self._revalidate_forever)
 
     def _flusher_needed(self) -> None:
         if self._flusher is None:
-            self._start(flusher=True)
+            self._start("flusher", self._flush_forever)
+
+    def _start(self, which: str, target) -> None:
+        with self._lock:
+            if self._stop.is_set() or getattr(self, f"_{which}") is not None:
+                return
+            thread = threading.Thread(target=target, name=f"promptportal-{which}", daemon=True)
+            setattr(self, f"_{which}", thread)
+            thread.start()
+
+    def _revalidate_forever(self) -> None:
+        while not self._stop.wait(self._next_round_in()):
+            try:
+                self.revalidate()
+            except Exception:  # never let the thread die: the next round tries again
+                logger.exception("prompt portal revalidation failed")
 
     def _flush_forever(self) -> None:
-        failures = 0
         while not self._stop.is_set():
-            delay = self._backoff(failures) if failures else self.event_flush_interval
-            self._events.full.wait(delay)
-            if self._stop.is_set():
-                return
-            failures = 0 if self._send_events() else failures + 1
+            if self._events_failing:  # back off, whatever is waiting
+                self._stop.wait(self._backoff(1))
+            else:
+                self._events.full.wait(self.event_flush_interval)
+            if not self._stop.is_set():
+                self._send_events()
 
     def _send_events(self, deadline: float | None = None) -> bool:
         """Send what is buffered, batch by batch; False when the portal could not take it."""
@@ -175,16 +146,14 @@ class Portal(Base):
             batch = self._events.take()
             try:
                 answer = self._post(EVENTS_PATH, {"events": batch}, retries=1)
-            except (Unreachable, AccessDenied) as exc:
-                self._events.put_back(batch)
-                logger.warning("call events not sent (%s); %d waiting", exc, len(self._events))
-                return False
-            except PortalError as exc:  # a malformed batch: sending it again cannot help
-                logger.error("the portal refused %d call events: %s", len(batch), exc)
+            except (Unreachable, PortalError) as exc:
+                if self._events_failed(batch, exc):
+                    return False
                 continue
-            self._events.sent += answer.get("accepted", 0) + answer.get("duplicates", 0)
-            if answer.get("rejected"):
-                logger.warning("the portal rejected call events: %s", answer["rejected"][:3])
+            except BaseException as exc:  # interrupted: the batch waits in the buffer
+                self._events_failed(batch, exc)
+                raise
+            self._events_sent(batch, answer)
         return True
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -199,7 +168,9 @@ class Portal(Base):
         for thread in (self._revalidator, self._flusher):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout)
-        self.flush(timeout)
+        if not self._closed:
+            self.flush(timeout)
+        self._closed = True
         self._http.close()
         _live.discard(self)
 
@@ -210,16 +181,15 @@ class Portal(Base):
         self.close()
 
     def _forked(self) -> None:
-        """In a child process (gunicorn's preload): threads did not survive the fork and
-        the connection pool must not be shared; both start afresh."""
-        self._lock = threading.Lock()
+        """In a child process (gunicorn's preload): threads did not survive the fork and the
+        connection pool must not be shared; both start afresh."""
+        self._threads_afresh()
         self._events.lock = threading.Lock()
-        self._revalidator = self._flusher = None
-        self._http = self._client()
+        self._events.full = threading.Event()
         if self._store.entries:  # gets from memory never start it: start it here
-            self._start(revalidator=True)
+            self._revalidation_needed()
         if len(self._events):
-            self._start(flusher=True)
+            self._flusher_needed()
 
 
 _live: weakref.WeakSet[Portal] = weakref.WeakSet()

@@ -2,7 +2,8 @@
 
 The client does not read YAML (it depends on httpx and Jinja2 only): it collects the text of
 every `.yaml`/`.yml` file under the folder with its relative path, and the portal parses,
-checks and applies them, answering a report per file.
+checks and applies them, answering a report per file. A file that is not UTF-8 text is sent
+without its content, marked `not_utf8`: the portal reports it invalid and syncs the others.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ class SyncFailed(PortalError):
         self.problem = problem or {}
 
 
-def collect(directory: Path) -> list[dict[str, str]]:
+def collect(directory: Path) -> list[dict[str, Any]]:
     """`[{"path": "support/refund-reply.yaml", "content": "…"}, …]`: every YAML file under
-    `directory` (hidden folders such as `.git` skipped), paths relative and "/"-separated."""
+    `directory` (hidden folders such as `.git` skipped), paths relative and "/"-separated;
+    one that is not UTF-8 as `{"path": …, "content": "", "not_utf8": True}`."""
     directory = Path(directory)
     if not directory.is_dir():
         raise NotADirectoryError(str(directory))
@@ -38,7 +40,11 @@ def collect(directory: Path) -> list[dict[str, str]]:
         if any(part.startswith(".") for part in relative.parts):
             continue
         if file.is_file() and file.suffix in SUFFIXES:
-            files.append({"path": relative.as_posix(), "content": file.read_text("utf-8")})
+            path = relative.as_posix()
+            try:
+                files.append({"path": path, "content": file.read_text("utf-8")})
+            except UnicodeDecodeError:
+                files.append({"path": path, "content": "", "not_utf8": True})
     return files
 
 

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from promptportal import (
     PromptNotFound,
     PromptRetired,
     PromptUnavailable,
+    snapshot,
 )
 from promptportal._store import bucket_of
 from prompts.lifecycle import prompt_retire
@@ -31,6 +33,7 @@ from prompts.metrics.models import CallEvent
 from prompts.models import Environment
 from prompts.resolve import assign
 from prompts.services import deployment_set, prompt_create, version_create
+from teams.services import membership_remove
 from teams.tokens import personal_token_create, service_token_create, token_revoke
 from tests.factories import NamespaceFactory, system_actor
 from tests.live import Server, process_environment, wait_for
@@ -297,12 +300,15 @@ def test_the_async_client_behaves_the_same(server, seeded):
             assert await portal.flush()
             with pytest.raises(PromptNotFound):
                 await portal.get("support/nothing-here")
+            for i in range(7):  # still buffered when the client closes: sent, not lost
+                portal.report(prompt, latency_ms=float(i), feedback=0)
 
     # In a thread of its own: a browser test earlier in this process may leave Playwright's
     # event loop registered on the main thread.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, scenario()).result(timeout=60)
     assert CallEvent.objects.filter(prompt=seeded.prompt, feedback=-1).count() == 1
+    assert CallEvent.objects.filter(prompt=seeded.prompt, feedback=0).count() == 7
 
 
 def test_a_snapshot_starts_a_service_while_the_portal_is_down_and_heals_when_it_returns(
@@ -328,7 +334,7 @@ def test_a_snapshot_starts_a_service_while_the_portal_is_down_and_heals_when_it_
         assert prompt.render(name="Cy") == "Hello Cy"
 
         seeded.deploy("production", 2)
-        Server(up.env, port=up.port).start()  # the portal is back
+        up = Server(up.env, port=up.port).start()  # the portal is back
         assert wait_for(lambda: portal.get("support/greet").version == 2, 15)
         assert portal.get("support/greet").source == "portal"
     finally:
@@ -394,3 +400,80 @@ def test_the_sync_command_reports_per_file_and_exits_1_on_a_bad_file(server, see
     assert "invalid   support/broken.yaml" in applied.stdout
     assert seeded.namespace.prompts.filter(name="refund-reply").exists()
     assert run("--dry-run").returncode == 1
+
+
+def test_a_refused_prompt_stays_refused_when_the_portal_goes_down(seeded, tmp_path):
+    """Neither the snapshot nor a fallback brings back a prompt the portal retired."""
+    up = Server(process_environment(settings.REDIS_URL)).start()
+    out = tmp_path / "prompts.json"
+    portal, _ = _portal(up, seeded)
+    try:
+        portal.get("support/greet")
+        snapshot.write(
+            snapshot.take(base_url=up.url, token=seeded.secret, namespaces=["support"]), out
+        )
+    finally:
+        portal.close()
+    portal, _ = _portal(up, seeded, snapshot=out)
+    try:
+        portal.get("support/greet")
+        prompt_retire(actor=seeded.admin, prompt=seeded.prompt, reason="gone for good")
+        retired = wait_for(
+            lambda: ("support/greet", "production", None) in portal._store.refused, 3
+        )
+        assert retired
+        up.kill()
+        for _ in range(3):
+            with pytest.raises(PromptRetired):
+                portal.get("support/greet", fallback="Hello {{name}} (offline)")
+    finally:
+        portal.close()
+        up.stop()
+
+
+def test_misses_during_an_outage_cost_one_try_per_backoff_not_one_per_call(seeded):
+    down = Server(process_environment(settings.REDIS_URL)).start()
+    portal, transport = _portal(down, seeded, interval=5)
+    try:
+        portal.get("support/greet")
+        down.kill()
+        made = len(transport.requests)
+        for _ in range(200):
+            assert portal.get("support/missing", fallback="offline").source == "fallback"
+        # The first miss tried (with its retries); the others waited for the backoff.
+        assert len(transport.requests) - made == 1 + portal.retries
+    finally:
+        portal.close(timeout=1)
+
+
+def test_access_taken_away_drops_the_prompt(server, seeded, member_of):
+    reader = member_of(seeded.namespace, "viewer")
+    _, personal = personal_token_create(actor=reader, name="reader")
+    portal = Portal(server.url, personal, interval=0.2)
+    try:
+        assert portal.get("support/greet").version == 1
+        membership_remove(actor=seeded.admin, team=seeded.namespace.team, user=reader)
+
+        def refused():
+            try:
+                portal.get("support/greet")
+            except PromptNotFound:
+                return True
+            return False
+
+        assert wait_for(refused, 3)
+    finally:
+        portal.close()
+
+
+def test_revalidation_rounds_come_once_per_interval(server, seeded):
+    portal, transport = _portal(server, seeded, interval=0.1)
+    try:
+        portal.get("support/greet")
+        assert transport.wait_for_requests(4)
+        started, first = time.monotonic(), len(transport.requests)
+        assert transport.wait_for_requests(first + 5)
+        elapsed = time.monotonic() - started
+        assert elapsed >= 5 * 0.1 * 0.9  # never more often than the interval
+    finally:
+        portal.close()
