@@ -1,9 +1,11 @@
 """POST /api/v1/sync/: prompts as code. A folder's files (path and text) in, the per-file
 report out (200 whatever the files hold; a malformed request is a 400 problem, a request
 beyond the limits a 413, an unknown environment or a promotion without justification 422).
-A scoped token needs `versions:write` (teams.scopes' table) and, with `promote`, also
+A scoped token needs `read` for a dry run (teams.scopes' table: pull-request CI needs no
+write-capable secret), `versions:write` for a real sync and, with `promote`, also
 `promotions:request`."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -16,7 +18,7 @@ from portal.api.problems import flatten_errors
 from portal.api.schema import request_example
 from portal.errors import ErrorCode, Invalid
 from teams.authentication import require_scope
-from teams.scopes import PROMOTIONS_REQUEST
+from teams.scopes import PROMOTIONS_REQUEST, VERSIONS_WRITE
 
 EXAMPLE_FILE = """namespace: support
 name: refund-reply
@@ -55,6 +57,11 @@ class SyncFileSerializer(serializers.Serializer):
     content = serializers.CharField(
         trim_whitespace=False, allow_blank=True, help_text="The file's text (UTF-8)."
     )
+    not_utf8 = serializers.BooleanField(
+        default=False,
+        help_text="The file's bytes are not UTF-8 text (send an empty content): it is reported "
+        "invalid, and so is a prompt file naming it as a suite.",
+    )
 
 
 class SyncRequestSerializer(serializers.Serializer):
@@ -62,7 +69,8 @@ class SyncRequestSerializer(serializers.Serializer):
         child=SyncFileSerializer(),
         allow_empty=True,
         help_text=f"Prompt files and the promptfoo files they name; at most {MAX_FILES} files, "
-        f"{MAX_FILE_BYTES} bytes each, {MAX_TOTAL_BYTES} in all.",
+        f"{MAX_FILE_BYTES} bytes of text each, {MAX_TOTAL_BYTES} in all, and the JSON body at "
+        f"most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
     )
     dry_run = serializers.BooleanField(default=False, help_text="Report the plan, change nothing.")
     promote = serializers.SlugField(
@@ -139,12 +147,22 @@ class Sync(APIView):
         if not serializer.is_valid():
             raise MalformedRequest(flatten_errors(serializer.errors))
         data = serializer.validated_data
+        if not data["dry_run"]:
+            require_scope(request, VERSIONS_WRITE)  # the endpoint itself: read (a dry run)
         if data["promote"]:
-            require_scope(request, PROMOTIONS_REQUEST)  # the endpoint itself: versions:write
+            require_scope(request, PROMOTIONS_REQUEST)
+        files = [
+            SyncFile(
+                path=f["path"],
+                content="" if f["not_utf8"] else f["content"],
+                not_utf8=f["not_utf8"],
+            )
+            for f in data["files"]
+        ]
         try:
             report = prompts_sync(
                 actor=request.user,
-                files=[SyncFile(path=f["path"], content=f["content"]) for f in data["files"]],
+                files=files,
                 dry_run=data["dry_run"],
                 promote=data["promote"] or None,
                 justification=data["justification"],

@@ -11,7 +11,7 @@ from portal.audit.models import AuditEntry
 from portal.models import OutboxMessage
 from prompts.evaluations.models import Case, Suite
 from prompts.models import Prompt, PromptVersion
-from tests.factories import MembershipFactory, NamespaceFactory
+from tests.factories import MembershipFactory, NamespaceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -281,3 +281,50 @@ def test_hostile_yaml_is_an_invalid_file_not_a_crash(tmp_path, namespace, author
     assert "nests too deeply" in errors["deep-suite.yaml"]["content"][0]
     assert "date values are not supported" in errors["date.yaml"]["file"][0]
     assert not Prompt.objects.exists()
+
+
+def test_a_file_that_is_not_utf8_is_invalid_and_the_others_still_sync(folder, author):
+    latin1 = REPLY.replace("refund-reply", "café").replace("Hello", "Grüß").encode("latin-1")
+    (folder / "support/latin1.yaml").write_bytes(latin1)
+    (folder / "support/latin1.promptfoo.yaml").write_bytes("tests: []  # é".encode("latin-1"))
+    write(
+        folder,
+        {
+            "support/with-suite.yaml": REPLY.replace("refund-reply", "with-suite")
+            + "suites: {smoke: latin1.promptfoo.yaml}\n"
+        },
+    )
+
+    report = sync(author, folder)
+
+    assert statuses(report) == {
+        "support/greeter.yml": "created",
+        "support/latin1.yaml": "invalid",
+        "support/refund-reply.yaml": "created",
+        "support/with-suite.yaml": "invalid",
+    }
+    unreadable, with_suite = report.results[1], report.results[3]
+    assert (unreadable.code, unreadable.prompt) == ("invalid_text", None)
+    assert unreadable.errors == {
+        "file": ["support/latin1.yaml is not UTF-8 text; save it as UTF-8."]
+    }
+    assert with_suite.errors == {
+        "suites": ["support/latin1.promptfoo.yaml is not UTF-8 text; save it as UTF-8."]
+    }
+    assert not report.ok
+    assert sorted(Prompt.objects.values_list("name", flat=True)) == ["greeter", "refund-reply"]
+
+
+def test_another_teams_internal_namespace_is_refused_even_when_unchanged(folder, author):
+    sync(author, folder)
+    outsider = UserFactory()  # the namespace is internal: they may read it, not edit it
+    before = snapshot()
+
+    for dry_run in (True, False):
+        report = sync(outsider, folder, dry_run=dry_run)
+
+        assert set(statuses(report).values()) == {"invalid"}
+        assert {r.code for r in report.results} == {"permission_denied"}
+        assert "maintainers and owners of" in report.results[0].errors["file"][0]
+        assert not report.ok
+    assert snapshot() == before

@@ -1,11 +1,12 @@
 """POST /api/v1/sync/: the report, dry run, refusals of the whole request, per-file refusals."""
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from approvals.models import PromotionRequest
-from approvals.sync.files import MAX_FILE_BYTES, MAX_FILES
+from approvals.sync.files import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES
 from prompts.models import Prompt, PromptVersion
 from teams.tokens import personal_token_create
 from tests.api.conftest import bearer, personal_client, problem, service_client
@@ -162,6 +163,76 @@ def test_a_scoped_token_needs_promotions_request_to_promote(url, namespace, auth
     assert problem(refused)["code"] == "token_scope"
     assert read_only.status_code == 403
     assert not Prompt.objects.exists()
-    assert bearer(writer).post(url, {"files": FILES}, format="json").json()["ok"] is True
+    written = bearer(writer).post(url, {"files": FILES}, format="json")
+    assert written.status_code == 200, written.content
     promoted = bearer(both).post(url, promote, format="json").json()
     assert promoted["summary"]["promotions_opened"] == 2
+
+
+def test_the_advertised_total_fits_the_body_limit_and_beyond_is_a_clean_413(url, author):
+    client = personal_client(author)
+    per_file = MAX_FILE_BYTES
+    # Suite files no prompt names are checked against the limits and not parsed.
+    full = [
+        {"path": f"s{i}.promptfoo.yaml", "content": "#" * per_file}
+        for i in range(MAX_TOTAL_BYTES // per_file)
+    ]
+    over_total = [*full, {"path": "one-more.promptfoo.yaml", "content": "#"}]
+    over_body = [
+        {"path": f"s{i}.promptfoo.yaml", "content": "#" * per_file}
+        for i in range(settings.DATA_UPLOAD_MAX_MEMORY_SIZE // per_file + 1)
+    ]
+
+    at_limit = client.post(url, {"files": full, "dry_run": True}, format="json")
+    beyond_total = client.post(url, {"files": over_total, "dry_run": True}, format="json")
+    beyond_body = client.post(url, {"files": over_body, "dry_run": True}, format="json")
+
+    assert MAX_TOTAL_BYTES < settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert at_limit.status_code == 200, at_limit.content
+    assert beyond_total.status_code == 413
+    assert problem(beyond_total)["code"] == "too_large"
+    assert problem(beyond_total)["detail"] == (
+        f"The files hold {MAX_TOTAL_BYTES + 1} bytes; at most {MAX_TOTAL_BYTES} per sync."
+    )
+    assert beyond_body.status_code == 413
+    assert problem(beyond_body)["code"] == "body_too_large"
+
+
+def test_a_file_marked_not_utf8_is_reported_invalid_and_the_others_sync(url, author):
+    files = [*FILES, {"path": "support/latin1.yaml", "content": "", "not_utf8": True}]
+
+    response = personal_client(author).post(url, {"files": files}, format="json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["ok"] is False
+    assert [(r["path"], r["status"]) for r in body["results"]] == [
+        ("support/greeter.yml", "created"),
+        ("support/latin1.yaml", "invalid"),
+        ("support/refund-reply.yaml", "created"),
+    ]
+    assert body["results"][1]["code"] == "invalid_text"
+    assert body["results"][1]["errors"] == {
+        "file": ["support/latin1.yaml is not UTF-8 text; save it as UTF-8."]
+    }
+
+
+def test_a_read_only_token_may_dry_run_and_is_refused_a_real_sync(url, author):
+    # teams.scopes maps the endpoint to `read`; the view asks `versions:write` unless dry run.
+    _, secret = personal_token_create(actor=author, name="pull requests", scopes=["read"])
+    reader = bearer(secret)
+    before = snapshot()
+
+    plan = reader.post(url, {"files": FILES, "dry_run": True}, format="json")
+    real = reader.post(url, {"files": FILES}, format="json")
+    promote = {"files": FILES, "dry_run": True, "promote": "staging", "justification": "CI"}
+    plan_promotion = reader.post(url, promote, format="json")
+
+    assert plan.status_code == 200, plan.content
+    assert [r["status"] for r in plan.json()["results"]] == ["created", "created"]
+    assert real.status_code == 403
+    assert problem(real)["code"] == "token_scope"
+    assert "versions:write" in problem(real)["detail"]
+    assert plan_promotion.status_code == 403
+    assert "promotions:request" in problem(plan_promotion)["detail"]
+    assert snapshot() == before

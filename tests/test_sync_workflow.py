@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from approvals.models import PromotionRequest
 from approvals.services import promotion_approve, promotion_right_grant
-from approvals.sync import prompts_sync, read_folder
+from approvals.sync import prompts_export, prompts_sync, read_folder
 from portal.audit.models import AuditEntry
 from portal.errors import Invalid
 from prompts.evaluations.suites import suite_import
@@ -200,6 +200,48 @@ def test_the_sync_command_prints_a_report_and_exits_non_zero_on_invalid_files(
     assert lines[-1].startswith("Dry run (nothing changed): 0 created, 0 updated, 2 unchanged")
     assert AuditEntry.objects.count() == audit_before
     assert not PromotionRequest.objects.exists()
+
+
+def test_export_makes_the_same_few_queries_for_many_prompts(
+    namespace, author, django_assert_max_num_queries
+):
+    for index in range(40):
+        prompt = prompt_create(
+            actor=author, namespace=namespace, name=f"p{index}", tags=["billing", f"t{index}"]
+        )
+        for number in range(3):
+            version_create(prompt=prompt, author=author, template=f"v{number} of {index}")
+        if index % 2:
+            suite_import(
+                actor=author, prompt=prompt, name="smoke", format="promptfoo", content=SUITE
+            )
+    prompt_create(actor=author, namespace=namespace, name="empty")  # no version: not exported
+
+    with django_assert_max_num_queries(8):
+        as_author = prompts_export(actor=author)
+    with django_assert_max_num_queries(8):
+        everything = prompts_export()
+
+    assert as_author == everything
+    assert len([f for f in everything if not f.path.endswith(".promptfoo.yaml")]) == 40
+    assert "template: v2 of 7" in next(f.content for f in everything if f.path == "support/p7.yaml")
+
+
+def test_the_sync_command_reports_a_file_that_is_not_utf8_and_syncs_the_others(folder, author):
+    (folder / "support/latin1.yaml").write_bytes("name: café\n".encode("latin-1"))
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as failure:
+        call_command("prompts_sync", str(folder), "--as", "author", stdout=out)
+
+    assert failure.value.returncode == 1
+    lines = out.getvalue().splitlines()
+    assert lines[1:3] == [
+        "invalid   support/latin1.yaml",
+        "          file: support/latin1.yaml is not UTF-8 text; save it as UTF-8.",
+    ]
+    assert lines[-1].startswith("2 created, 0 updated, 0 unchanged, 1 invalid")
+    assert Prompt.objects.count() == 2
 
 
 def test_the_sync_command_names_its_user(folder):

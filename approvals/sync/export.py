@@ -5,7 +5,7 @@ writes changes nothing."""
 import itertools
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils.text import slugify
 
 from approvals.sync.files import SyncFile
@@ -23,6 +23,10 @@ def _prompts(*, actor: Principal | None, namespaces: list[str]):
     ).select_related("namespace")
     if namespaces:
         queryset = queryset.filter(namespace__slug__in=namespaces)
+    newest = PromptVersion.objects.filter(prompt=OuterRef("pk")).order_by("-number")
+    queryset = queryset.annotate(newest_id=Subquery(newest.values("pk")[:1])).filter(
+        newest_id__isnull=False
+    )
     return queryset.prefetch_related(
         "tags",
         Prefetch(
@@ -62,10 +66,10 @@ def prompts_export(
     (`<namespace>/<name>.<suite>.promptfoo.yaml`). `actor`: only what they may read; None:
     everything (an operator's export)."""
     files = []
-    for prompt in _prompts(actor=actor, namespaces=namespaces or []):
-        version = PromptVersion.objects.filter(prompt=prompt).order_by("-number").first()
-        if version is None:
-            continue
+    prompts = list(_prompts(actor=actor, namespaces=namespaces or []))
+    versions = PromptVersion.objects.in_bulk([prompt.newest_id for prompt in prompts])
+    for prompt in prompts:
+        version = versions[prompt.newest_id]
         suites: dict[str, str] = {}
         for suite in prompt.suites.all():
             stem = slugify(suite.name) or "suite"

@@ -9,15 +9,19 @@ from portal.validation import check_text
 
 MAX_FILES = 500
 MAX_FILE_BYTES = 256 * 1024
-MAX_TOTAL_BYTES = 8 * 1024 * 1024
+# Below the API's body limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MiB by default), which the
+# JSON request must also fit: its quoting and escapes make the body larger than the text.
+MAX_TOTAL_BYTES = 2 * 1024 * 1024
 MAX_PATH_CHARS = 255
 SUFFIXES = (".yaml", ".yml")
+NOT_UTF8 = "is not UTF-8 text; save it as UTF-8"
 
 
 @dataclass(frozen=True)
 class SyncFile:
     path: str  # relative, "/"-separated: "support/refund-reply.yaml"
     content: str
+    not_utf8: bool = False  # its bytes could not be read as text (content is then empty)
 
 
 def check_path(path: str) -> str:
@@ -64,18 +68,19 @@ def check_limits(files: list[SyncFile]) -> None:
 
 
 def read_folder(directory: Path) -> list[SyncFile]:
-    """Every .yaml/.yml file under `directory` (hidden folders such as .git skipped)."""
+    """Every .yaml/.yml file under `directory` (hidden folders such as .git skipped); one
+    that is not UTF-8 comes `not_utf8`, to be reported as an invalid file."""
     found = []
     for file in sorted(directory.rglob("*")):
         relative = file.relative_to(directory)
         if any(part.startswith(".") for part in relative.parts) or not file.is_file():
             continue
         if file.suffix in SUFFIXES:
+            path = relative.as_posix()
             try:
-                content = file.read_text(encoding="utf-8")
-            except UnicodeDecodeError as exc:
-                raise Invalid.field(str(relative), f"{relative} is not UTF-8 text.") from exc
-            found.append(SyncFile(path=relative.as_posix(), content=content))
+                found.append(SyncFile(path=path, content=file.read_text(encoding="utf-8")))
+            except UnicodeDecodeError:
+                found.append(SyncFile(path=path, content="", not_utf8=True))
     return found
 
 

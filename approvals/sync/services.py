@@ -3,8 +3,10 @@
 Each prompt file is applied in its own transaction, through the services every other writer
 uses (permissions and audit entries included): the prompt is created if missing, its
 description and tags follow the file, a version is created only where the content's sha256
-differs from the newest version's, and its suites follow their promptfoo files. A file that
-fails leaves nothing behind and never stops the others. A dry run applies each file the same
+differs from the newest version's, and its suites follow their promptfoo files. The actor must
+be allowed to edit the namespace's prompts even where nothing would change (an internal
+namespace is readable by all, not writable). A file that fails (unreadable as UTF-8 text
+included) leaves nothing behind and never stops the others. A dry run applies each file the same
 way and rolls it back, so its plan is exactly what a real run would do (and it leaves nothing:
 no rows, no audit entries, no notifications).
 
@@ -21,7 +23,7 @@ from django.db import transaction
 from approvals.models import PromotionRequest
 from approvals.services import promotion_request
 from approvals.services.common import require_text
-from approvals.sync.files import SyncFile, check_limits
+from approvals.sync.files import NOT_UTF8, SyncFile, check_limits
 from approvals.sync.spec import PromptFile, is_prompt_path, parse_prompt_file, suite_path
 from approvals.sync.suites import suite_sync
 from portal.errors import Conflict, DomainError, ErrorCode, Invalid, NotFound
@@ -29,7 +31,7 @@ from portal.transactions import atomic_write
 from prompts.content import build_content
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from prompts.services import prompt_create, prompt_update, version_create
-from teams.permissions import Principal, namespaces_visible_to
+from teams.permissions import Principal, can_edit_prompts, namespaces_visible_to, require
 
 CREATED, UPDATED, UNCHANGED, INVALID = "created", "updated", "unchanged", "invalid"
 
@@ -114,15 +116,15 @@ def prompts_sync(
     if promote:
         environment = _environment(promote)
         justification = require_text(justification, "justification", "A justification")
-    contents = {file.path: file.content for file in files}
+    by_path = {file.path: file for file in files}
     seen: dict[str, str] = {}
     results = []
-    for path in sorted(path for path in contents if is_prompt_path(path)):
+    for path in sorted(path for path in by_path if is_prompt_path(path)):
         try:
             result = _apply(
                 actor=actor,
                 path=path,
-                contents=contents,
+                files=by_path,
                 seen=seen,
                 environment=environment,
                 justification=justification,
@@ -143,27 +145,28 @@ def _apply(
     *,
     actor: Principal,
     path: str,
-    contents: dict[str, str],
+    files: dict[str, SyncFile],
     seen: dict[str, str],
     environment: Environment | None,
     justification: str,
     dry_run: bool,
 ) -> FileResult:
-    spec = parse_prompt_file(contents[path])
+    spec = parse_prompt_file(_text(files[path], "file"))
     result = FileResult(path=path, prompt=spec.full_name)
     other = next((p for p, name in seen.items() if name == spec.full_name and p != path), None)
     seen[path] = spec.full_name
     if other:
         raise Invalid.field("name", f"{spec.full_name} is also declared by {other}.")
     suites = {name: suite_path(path, reference) for name, reference in spec.suites.items()}
-    missing = sorted(target for target in suites.values() if target not in contents)
+    missing = sorted(target for target in suites.values() if target not in files)
     if missing:
         raise Invalid.field("suites", f"No such file in the folder: {', '.join(missing)}.")
+    texts = {target: _text(files[target], "suites") for target in suites.values()}
     prompt = _prompt(actor=actor, spec=spec, result=result)
     _version(actor=actor, prompt=prompt, spec=spec, path=path, result=result)
     for name, target in sorted(suites.items()):
         synced = suite_sync(
-            actor=actor, prompt=prompt, name=name, path=target, content=contents[target]
+            actor=actor, prompt=prompt, name=name, path=target, content=texts[target]
         )
         result.suites.append(synced.as_dict())
         if synced.status != UNCHANGED:
@@ -179,10 +182,20 @@ def _apply(
     return result
 
 
+def _text(file: SyncFile, field: str) -> str:
+    if file.not_utf8:
+        raise Invalid.field(field, f"{file.path} {NOT_UTF8}.", code=ErrorCode.INVALID_TEXT)
+    return file.content
+
+
 def _prompt(*, actor: Principal, spec: PromptFile, result: FileResult) -> Prompt:
     namespace = namespaces_visible_to(user=actor).filter(slug=spec.namespace).first()
     if namespace is None:
         raise NotFound(f"No namespace {spec.namespace!r}.")
+    require(
+        can_edit_prompts(actor, namespace),
+        f"Only maintainers and owners of {namespace.team.slug} edit prompts in {namespace.slug}.",
+    )
     prompt = (
         Prompt.objects.select_related("namespace__team")
         .filter(namespace=namespace, name=spec.name)
