@@ -118,8 +118,7 @@ def scope_allows(request, record: TokenRecord) -> bool:
     decide, as they always have)."""
     if record.scopes is None:
         return True
-    needed = scopes.scope_of(_url_name(request), request.method)
-    return needed is not None and needed in record.scopes
+    return scopes.covers(record.scopes, _url_name(request), request.method)
 
 
 def require_scope(request, scope: str) -> None:
@@ -168,7 +167,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "description": "A personal token (acts as its user) or a service token "
             "(reads prompts in its namespaces). Create one with POST /api/v1/tokens/ or "
             "`manage.py issue_token USERNAME`. A token with `scopes` may only call what they "
-            "cover (`read`: every GET and resolve/render; `versions:write`, "
+            "cover (`read`: every GET, resolve/render and a dry-run sync; `versions:write`, "
             "`promotions:request`, `promotions:approve`, `rollback`, `events:write`); other "
             "calls answer 403 with code `token_scope` (docs/tokens.md).",
         }

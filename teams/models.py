@@ -132,8 +132,9 @@ class ApiToken(AbstractAPIKey):
 
     Personal tokens act as their user. Service tokens act for a set of namespaces and may
     only read there. `scopes` (teams.scopes) limit what either may do; null is a token made
-    before scopes existed, which keeps what it could do. A personal token's `namespaces`, when
-    given, limit it to those namespaces (a service token's are the ones it serves).
+    before scopes existed, which keeps what it could do. A personal token with
+    `namespace_limited` may act only in its `namespaces`, and in none once they are all gone
+    (a service token's are the ones it serves).
     """
 
     class Kind(models.TextChoices):
@@ -150,6 +151,11 @@ class ApiToken(AbstractAPIKey):
     )
     namespaces = models.ManyToManyField(Namespace, blank=True, related_name="service_tokens")
     scopes = models.JSONField(null=True, blank=True, default=None)
+    # Stored, not read from `namespaces` being non-empty: a limited token whose namespaces all
+    # disappear must reach nothing, not widen to everything its user may.
+    namespace_limited = models.BooleanField(
+        default=False, help_text="A personal token that may act only in its namespaces."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -164,6 +170,10 @@ class ApiToken(AbstractAPIKey):
                 condition=Q(kind="personal", user__isnull=False)
                 | Q(kind="service", user__isnull=True),
                 name="api_token_kind_owner",
+            ),
+            models.CheckConstraint(
+                condition=Q(namespace_limited=False) | Q(kind="personal"),
+                name="api_token_namespace_limit_personal",
             ),
         ]
 

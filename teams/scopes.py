@@ -7,6 +7,12 @@ default). A token without scopes (`scopes` null: made before scopes existed, or 
 keeps what it could always do: a personal one everything its user may, a service one read and
 report events in its namespaces.
 
+A few endpoints need more than their entry here for some input; the view asks
+`teams.authentication.require_scope` for it. `POST /sync/` is `read` (a dry run of prompts as
+code only reads) and also open to `versions:write` (`ALSO_COVERED_BY`: a writer may plan, and
+its tokens kept syncing when the dry run became `read`); the view asks `versions:write` unless
+it is a dry run, and `promotions:request` to promote.
+
 `promotions:approve` and `rollback` decide what runs; `versions:write` writes what would run.
 No token carries both for namespaces that overlap, so a CI job never approves its own change.
 """
@@ -23,7 +29,7 @@ ROLLBACK = "rollback"
 EVENTS_WRITE = "events:write"
 
 SCOPES: dict[str, str] = {
-    READ: "Read: every GET, resolve and render",
+    READ: "Read: every GET, resolve, render and dry-run sync",
     VERSIONS_WRITE: "Write prompts and versions (and sync)",
     PROMOTIONS_REQUEST: "Request promotions and cancel them",
     PROMOTIONS_APPROVE: "Approve and reject promotions",
@@ -43,13 +49,17 @@ WRITES: dict[tuple[str, str], str] = {
     ("api-prompts", "POST"): VERSIONS_WRITE,
     ("api-prompt", "PATCH"): VERSIONS_WRITE,
     ("api-versions", "POST"): VERSIONS_WRITE,
-    ("api-sync", "POST"): VERSIONS_WRITE,
+    ("api-sync", "POST"): READ,
     ("api-promotions", "POST"): PROMOTIONS_REQUEST,
     ("api-promotion-cancel", "POST"): PROMOTIONS_REQUEST,
     ("api-promotion-approve", "POST"): PROMOTIONS_APPROVE,
     ("api-promotion-reject", "POST"): PROMOTIONS_APPROVE,
     ("api-rollback", "POST"): ROLLBACK,
     ("api-events", "POST"): EVENTS_WRITE,
+}
+# Endpoints a second scope opens too; the view decides what the second one may do there.
+ALSO_COVERED_BY: dict[tuple[str, str], str] = {
+    ("api-sync", "POST"): VERSIONS_WRITE,
 }
 
 
@@ -58,6 +68,14 @@ def scope_of(url_name: str | None, method: str) -> str | None:
     if method in SAFE_METHODS:
         return READ
     return WRITES.get((url_name or "", method))
+
+
+def covers(held: frozenset[str], url_name: str | None, method: str) -> bool:
+    """Whether a token with scopes `held` may call the endpoint at all."""
+    needed = scope_of(url_name, method)
+    if needed is None:
+        return False
+    return needed in held or ALSO_COVERED_BY.get((url_name or "", method)) in held
 
 
 def granted(kind: str, scopes: Iterable[str] | None) -> frozenset[str] | None:

@@ -89,6 +89,7 @@ class TokenSerializer(serializers.ModelSerializer):
             "revoked",
             "revoked_at",
             "namespaces",
+            "namespace_limited",
             "scopes",
         ]
         read_only_fields = fields

@@ -1,10 +1,10 @@
 """API tokens: issue, revoke, and authenticate a presented secret.
 
 Secrets are `prefix.secret`; only a sha512 hash is stored (djangorestframework-api-key).
-A lookup is cached by prefix (the hash, the kind, the owner, namespaces and scopes) for at most
-`RESOLVE_CACHE_MAX_AGE`, so a warm request touches no database. Revoking a token replaces its
-cache entry with a tombstone through the outbox: the next request on any process is refused,
-and a lost invalidation heals within the max age.
+A lookup is cached by prefix (the hash, the kind, the owner, namespaces, limit and scopes) for
+at most `RESOLVE_CACHE_MAX_AGE`, so a warm request touches no database. Revoking a token
+replaces its cache entry with a tombstone through the outbox: the next request on any process
+is refused, and a lost invalidation heals within the max age.
 """
 
 import datetime as dt
@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework_api_key.crypto import KeyGenerator
@@ -47,6 +48,7 @@ class TokenRecord:
     namespace_ids: frozenset[int]
     expires_at: dt.datetime | None
     scopes: frozenset[str] | None = None  # None: a token without scopes (teams.scopes)
+    namespace_limited: bool = False
 
     @property
     def expired(self) -> bool:
@@ -59,8 +61,9 @@ class TokenRecord:
 
     @property
     def namespace_limit(self) -> frozenset[int] | None:
-        """The namespaces a personal token is limited to; None: its user's."""
-        if self.kind == ApiToken.Kind.PERSONAL and self.namespace_ids:
+        """The namespaces a personal token is limited to (empty once they are all gone: then it
+        reaches none); None: its user's."""
+        if self.kind == ApiToken.Kind.PERSONAL and self.namespace_limited:
             return self.namespace_ids
         return None
 
@@ -83,7 +86,7 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 
 def _cache_key(prefix: str) -> str:
-    return f"auth-token:v2:{prefix}"
+    return f"auth-token:v3:{prefix}"
 
 
 def _validate(name: str, expires_at: dt.datetime | None) -> str:
@@ -117,10 +120,12 @@ def _scopes_valid(kind: str, given: list[str] | None) -> list[str] | None:
 
 def _overlapping_grant(actor, chosen: set[str], namespaces: list[Namespace]) -> str | None:
     """The scope that may not join `chosen` for `namespaces` (this token, or one of the
-    actor's usable scoped tokens whose namespaces overlap); None when the grant is clean."""
+    actor's usable scoped tokens whose namespaces overlap); None when the grant is clean.
+    Tokens without scopes are not weighed: they are limited by their user's rights alone,
+    and the four-eyes rule holds for those. The caller holds the actor's row locked."""
     if scopes.VERSIONS_WRITE in chosen and chosen & scopes.DECIDING_SCOPES:
         return sorted(chosen & scopes.DECIDING_SCOPES)[0]
-    ids = {ns.pk for ns in namespaces}
+    ids = {ns.pk for ns in namespaces} or None
     for other in (
         ApiToken.objects.filter(kind=ApiToken.Kind.PERSONAL, user=actor, revoked=False)
         .exclude(scopes=None)
@@ -128,8 +133,8 @@ def _overlapping_grant(actor, chosen: set[str], namespaces: list[Namespace]) -> 
     ):
         if not other.is_usable:
             continue
-        theirs = {ns.pk for ns in other.namespaces.all()}
-        if ids and theirs and not ids & theirs:
+        theirs = {ns.pk for ns in other.namespaces.all()} if other.namespace_limited else None
+        if not _reaches_overlap(ids, theirs):
             continue
         held = set(other.scopes or ())
         if scopes.VERSIONS_WRITE in chosen and held & scopes.DECIDING_SCOPES:
@@ -137,6 +142,16 @@ def _overlapping_grant(actor, chosen: set[str], namespaces: list[Namespace]) -> 
         if chosen & scopes.DECIDING_SCOPES and scopes.VERSIONS_WRITE in held:
             return f"{scopes.VERSIONS_WRITE} (held by {other.prefix})"
     return None
+
+
+def _reaches_overlap(ours: set[int] | None, theirs: set[int] | None) -> bool:
+    """Whether two tokens' namespace limits share a namespace (None: not limited, every
+    namespace; an empty limit reaches none)."""
+    if ours is None and theirs is None:
+        return True
+    if ours is None or theirs is None:
+        return bool(ours or theirs)
+    return bool(ours & theirs)
 
 
 def _personal_limits(actor, given: list[str] | None, namespaces: list[Namespace]) -> list | None:
@@ -183,6 +198,7 @@ def personal_token_create(
     """A token that acts as `actor`, limited to `scopes` and (with scopes) to `namespaces`
     when given. Returns the row and the secret, which is never stored."""
     require(permissions.is_user(actor), "Only a signed-in person creates personal tokens.")
+    _lock_owner(actor)
     name = _validate(name, expires_at)
     namespaces = list(namespaces or [])
     chosen = _personal_limits(actor, scopes, namespaces)
@@ -193,11 +209,20 @@ def personal_token_create(
         expiry_date=expires_at,
         created_by=actor,
         scopes=chosen,
+        namespace_limited=bool(namespaces),
     )
     token.namespaces.set(namespaces)
     outbox.invalidate(_cache_key(token.prefix))
     _audit_token(actor, "token.created", token, expires_at)
     return token, secret
+
+
+def _lock_owner(actor) -> None:
+    """Serialize the creation of one person's tokens, so two at once cannot each pass the
+    never-together check without seeing the other. The user row is first in the lock order
+    (docs/locking.md); `FOR NO KEY UPDATE` as `user_update` takes it, so rows that merely
+    reference the user never wait."""
+    get_user_model().objects.select_for_update(no_key=True).get(pk=actor.pk)
 
 
 def _audit_token(actor: Principal, action: str, token: ApiToken, expires_at=None) -> None:
@@ -212,6 +237,7 @@ def _audit_token(actor: Principal, action: str, token: ApiToken, expires_at=None
             "name": token.name,
             "owner": token.user.get_username() if token.user_id else None,
             "namespaces": namespaces,
+            "namespace_limited": token.namespace_limited,
             "scopes": token.scopes,
             "expires_at": expires_at.isoformat() if expires_at else None,
             "revoked": token.revoked,
@@ -297,6 +323,7 @@ def _load(prefix: str) -> TokenRecord | None:
         namespace_ids=frozenset(grant.namespace_id for grant in grants),
         expires_at=token.expiry_date,
         scopes=frozenset(token.scopes) if token.scopes else None,
+        namespace_limited=token.namespace_limited,
     )
 
 

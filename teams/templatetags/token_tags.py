@@ -37,7 +37,8 @@ def token_reach(token) -> str:
 
 @register.filter
 def token_namespace_slugs(token) -> str:
-    """The namespaces a personal token is limited to ("" when it is not)."""
-    if token.kind != "personal":
+    """The namespaces a personal token is limited to ("" when it is not; "no namespace" once
+    they are all gone)."""
+    if token.kind != "personal" or not token.namespace_limited:
         return ""
-    return ", ".join(namespace.slug for namespace in token.namespaces.all())
+    return ", ".join(namespace.slug for namespace in token.namespaces.all()) or "no namespace"
