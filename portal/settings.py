@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "prompts.metrics",
     "prompts.evaluations",
     "approvals",
+    "integrations",
     "demo",
 ]
 

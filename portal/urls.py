@@ -9,6 +9,7 @@ from portal import views
 urlpatterns = [
     path("ping/", views.ping, name="ping"),
     path("api/v1/", include("portal.api_urls")),
+    path("api/public/", include("integrations.urls")),  # the Langfuse-compatible API
     path("", include("prompts.home_urls")),
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -72,6 +72,11 @@ class BearerTokenAuthentication(BaseAuthentication):
             secret = parts[1].decode("ascii")
         except UnicodeDecodeError:
             secret = ""
+        return self.authenticate_secret(request, secret)
+
+    def authenticate_secret(self, request: Request, secret: str):
+        """(principal, record) for a presented token, its scopes and namespace limit checked
+        against the endpoint; for other ways of presenting one (integrations' HTTP Basic)."""
         record = token_authenticate(secret)
         principal = self._principal(record) if record else None
         if principal is None:

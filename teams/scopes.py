@@ -56,6 +56,11 @@ WRITES: dict[tuple[str, str], str] = {
     ("api-promotion-reject", "POST"): PROMOTIONS_APPROVE,
     ("api-rollback", "POST"): ROLLBACK,
     ("api-events", "POST"): EVENTS_WRITE,
+    # The Langfuse-compatible API (integrations): a create with labels also needs
+    # promotions:request, which the view asks.
+    ("langfuse-prompts", "POST"): VERSIONS_WRITE,
+    ("langfuse-prompt-version", "PATCH"): PROMOTIONS_REQUEST,
+    ("langfuse-otel-traces", "POST"): EVENTS_WRITE,
 }
 # Endpoints a second scope opens too; the view decides what the second one may do there.
 ALSO_COVERED_BY: dict[tuple[str, str], str] = {

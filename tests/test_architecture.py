@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Bottom to top. A sub-app (portal.audit) sits just above its parent.
 LAYERS = ["portal", "portal.audit", "teams", "teams.notifications", "prompts", "prompts.metrics"]
 LAYERS += ["prompts.evaluations"]
-LAYERS += ["approvals", "demo"]
+LAYERS += ["approvals", "integrations", "demo"]
 MIGRATION_APPS = {"portal": "portal", "audit": "portal.audit", "teams": "teams"}
 MIGRATION_APPS |= {"notifications": "teams.notifications"}
 MIGRATION_APPS |= {"prompts": "prompts", "approvals": "approvals"}
@@ -28,7 +28,7 @@ def layer_of(module: str) -> str | None:
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for top in ("portal", "teams", "prompts", "approvals", "demo"):
+    for top in ("portal", "teams", "prompts", "approvals", "integrations", "demo"):
         for path in sorted((ROOT / top).rglob("*.py")):
             if "migrations" not in path.parts:
                 dotted = ".".join(path.relative_to(ROOT).with_suffix("").parts)
