@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from integrations.langfuse import projects_api
+from integrations.langfuse import otel_api, projects_api
 
 urlpatterns = [
     path("projects", projects_api.Projects.as_view(), name="langfuse-projects"),
+    path("otel/v1/traces", otel_api.OtelTraces.as_view(), name="langfuse-otel-traces"),
 ]
