@@ -29,7 +29,7 @@ ROLLBACK = "rollback"
 EVENTS_WRITE = "events:write"
 
 SCOPES: dict[str, str] = {
-    READ: "Read: every GET, resolve, render and dry-run sync",
+    READ: "Every GET, resolve, render and dry-run sync",
     VERSIONS_WRITE: "Write prompts and versions (and sync)",
     PROMOTIONS_REQUEST: "Request promotions and cancel them",
     PROMOTIONS_APPROVE: "Approve and reject promotions",
