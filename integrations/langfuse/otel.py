@@ -12,6 +12,7 @@ beyond MAX_INFLATED_BYTES is refused without inflating the rest.
 """
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import zlib
@@ -55,19 +56,16 @@ OUTPUT_KEYS = ("output", "completion_tokens", "output_tokens")
 class MalformedExport(DomainError):
     code = ErrorCode.PARSE_ERROR
     status = 400
-    title = "Bad request"
 
 
 class ExportTooLarge(DomainError):
     code = ErrorCode.BODY_TOO_LARGE
     status = 413
-    title = "Content too large"
 
 
 class UnsupportedExport(DomainError):
     code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
     status = 415
-    title = "Unsupported media type"
 
 
 # --- Decoding ------------------------------------------------------------------------------
@@ -96,21 +94,13 @@ def _inflate(body: bytes, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _hex_to_base64(value: Any) -> Any:
+def _ids_to_base64(node: dict) -> None:
     """OTLP's JSON gives ids in hex, protobuf's JSON mapping wants base64; a value that is no
     hex is left for the parser (some exporters send base64)."""
-    if isinstance(value, str) and value:
-        try:
-            return base64.b64encode(bytes.fromhex(value)).decode()
-        except ValueError:
-            return value
-    return value
-
-
-def _ids_to_base64(node: dict) -> None:
     for key in ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id"):
-        if key in node:
-            node[key] = _hex_to_base64(node[key])
+        if isinstance(node.get(key), str):
+            with contextlib.suppress(ValueError):
+                node[key] = base64.b64encode(bytes.fromhex(node[key])).decode()
 
 
 def _from_json(body: bytes) -> ExportTraceServiceRequest:
