@@ -1,0 +1,1 @@
+"""Importers: other tools' prompts brought into the portal through its own services."""
