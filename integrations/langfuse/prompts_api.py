@@ -99,6 +99,7 @@ def _written(request: Request, written: prompts.Written, code: int) -> Response:
 
 class PromptList(PromptsView):
     @extend_schema(
+        operation_id="langfuse_prompts_list",
         parameters=[s.LangfusePromptListQuerySerializer],
         responses={200: s.LangfusePromptListSerializer, **BAD_REQUEST},
         description="Langfuse's prompt list: the prompts the caller may see, filtered by "
@@ -111,6 +112,7 @@ class PromptList(PromptsView):
         return Response({"data": data, "meta": meta})
 
     @extend_schema(
+        operation_id="langfuse_prompt_create",
         request=s.LangfusePromptCreateSerializer,
         responses={
             201: s.LangfuseWrittenSerializer,
@@ -162,6 +164,7 @@ class PromptList(PromptsView):
 
 class PromptDetail(PromptsView):
     @extend_schema(
+        operation_id="langfuse_prompt_get",
         parameters=[s.LangfusePromptQuerySerializer],
         responses={200: s.LangfusePromptSerializer, **BAD_REQUEST, **NOT_FOUND},
         description="`get_prompt`: the version under `label` (default production; `latest` "
@@ -177,6 +180,7 @@ class PromptDetail(PromptsView):
 
 class PromptVersionLabels(PromptsView):
     @extend_schema(
+        operation_id="langfuse_prompt_version_labels",
         request=s.LangfuseLabelsSerializer,
         responses={200: s.LangfuseWrittenSerializer, **NOT_FOUND},
         examples=[request_example("Development", {"newLabels": ["development"]})],
