@@ -3,10 +3,16 @@ into namespaces, prompts, versions, deployments and promotion requests, through 
 
 import io
 import json
+import subprocess
+import sys
+import uuid
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from approvals.models import PromotionRequest
 from approvals.services import promotion_approve, promotion_right_grant
@@ -16,6 +22,9 @@ from portal.audit.models import AuditEntry
 from portal.models import OutboxMessage
 from prompts.models import Deployment, Prompt, PromptVersion
 from teams.models import Namespace
+from teams.services import team_create, user_create
+from teams.tokens import personal_token_create
+from tests.live import ROOT, Server, process_environment
 
 pytestmark = pytest.mark.django_db
 
@@ -327,3 +336,124 @@ def test_the_api_reader_pages_through_the_list_and_fetches_each_version(httpserv
     assert "/api/public/v2/prompts/support%2Frefund-reply?version=1" in {
         request.environ["REQUEST_URI"] for request in requests
     }
+
+
+# The source portal's prompts, written through its services (run with `manage.py shell -c`).
+SEED = """
+from django.contrib.auth import get_user_model
+from approvals.services import promotion_request
+from prompts.models import Environment
+from prompts.services import prompt_create, version_create
+from teams.models import Team
+from teams.services.namespaces import namespace_create
+admin = get_user_model().objects.get(username="langfuse-admin")
+support = namespace_create(actor=admin, slug="support", team=Team.objects.get(slug="source"))
+reply = prompt_create(actor=admin, namespace=support, name="refund-reply", tags=["billing"])
+version_create(prompt=reply, author=admin, template="Hello {{name}}", variables=["name"],
+               model_config={"model": "gpt-4o", "temperature": 0.3}, message="First reply")
+second = version_create(prompt=reply, author=admin, template="Hi {{name}}, {{order_id}}",
+                        variables=["name", "order_id"], message="Mention the order")
+promotion_request(actor=admin, prompt=reply, version=second,
+                  environment=Environment.objects.get(slug="development"), justification="seed")
+greeter = prompt_create(actor=admin, namespace=support, name="greeter", kind="chat")
+version_create(prompt=greeter, author=admin, message="Greet",
+               messages=[{"role": "system", "content": "Greet {{customer}}."}],
+               variables=["customer"])
+"""
+
+
+def _maintenance(database: dict) -> psycopg.Connection:
+    return psycopg.connect(
+        host=database["HOST"],
+        port=database["PORT"] or None,
+        user=database["USER"],
+        password=database["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_from_this_portals_langfuse_api_on_a_second_database(staff):
+    # Given a Langfuse-compatible source: this portal on a clone of the test database, where
+    # an admin's personal token exists and prompts are then written through the services.
+    admin = user_create(
+        actor=staff, username="langfuse-admin", password="a long source pass 42", is_staff=True
+    )
+    token, secret = personal_token_create(actor=admin, name="import")
+    team = team_create(actor=staff, slug="source", name="Source")
+    database = connection.settings_dict
+    clone = f"import_source_{uuid.uuid4().hex[:12]}"
+    connection.close()
+    with _maintenance(database) as maintenance:
+        maintenance.execute(f'CREATE DATABASE "{clone}" TEMPLATE "{database["NAME"]}"')
+    env = process_environment(
+        settings.REDIS_URL,
+        DATABASE_URL=(
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{clone}"
+        ),
+        CACHE_KEY_PREFIX=f"{settings.CACHES['default']['KEY_PREFIX']}-source",
+    )
+    server = seed = None
+    try:
+        seed = subprocess.Popen(  # writes while the server starts: it reads per request
+            [sys.executable, "manage.py", "shell", "-c", SEED],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        server = Server(env).start()
+        output, _ = seed.communicate(timeout=60)
+        assert seed.returncode == 0, output.decode()
+        keys = ["--public-key", token.prefix, "--secret-key", secret]
+        args = ["--as", "staff-user", "--url", server.url, *keys, "--team", team.slug]
+
+        # When it is imported into the test database, twice
+        first, first_ok = run(*args)
+        before = snapshot()
+        second, second_ok = run(*args)
+        paged = read_api(server.url, token.prefix, secret, page_size=1)
+        refused, refused_ok = run(*args[:-4], "--public-key", token.prefix, "--secret-key", "x")
+    finally:
+        if seed is not None and seed.poll() is None:
+            seed.kill()
+        if server is not None:
+            server.stop()
+        with _maintenance(database) as maintenance:
+            maintenance.execute(f'DROP DATABASE IF EXISTS "{clone}" WITH (FORCE)')
+
+    # Then every version landed in order, with its message and config, and its label
+    assert first_ok, first
+    reply = Prompt.objects.get(namespace__slug="support", name="refund-reply")
+    assert reply.namespace.team == team
+    assert [
+        (v.number, v.template, v.message, v.model_config) for v in reply.versions.order_by("number")
+    ] == [
+        (1, "Hello {{name}}", "First reply", {"model": "gpt-4o", "temperature": 0.3}),
+        (
+            2,
+            "Hi {{name}}, {{order_id}}",
+            "Mention the order",
+            {"model": "gpt-4o", "temperature": 0.3},
+        ),
+    ]
+    assert list(reply.tags.values_list("slug", flat=True)) == ["billing"]
+    assert Deployment.objects.get(prompt=reply, environment__slug="development").version.number == 2
+    greeter = Prompt.objects.get(name="greeter")
+    assert (greeter.kind, greeter.versions.get().messages) == (
+        "chat",
+        [{"role": "system", "content": "Greet {{customer}}."}],
+    )
+    assert all(v.author == staff for v in PromptVersion.objects.all())
+    assert f"Import from Langfuse ({server.url})." in first
+    # and the second run changed nothing; the list pages; a wrong secret is refused
+    assert second_ok, second
+    assert snapshot() == before
+    assert "prompts: 0 created, 0 updated, 2 unchanged, 0 failed" in second
+    assert [(p.name, [v.number for v in p.versions]) for p in paged] == [
+        ("support/greeter", [1]),
+        ("support/refund-reply", [1, 2]),
+    ]
+    assert not refused_ok
+    assert "answered 401" in refused

@@ -179,11 +179,11 @@ class LangfuseClient:
             raise SourceError(f"GET {url} did not answer JSON.")
         return body
 
-    def names(self) -> list[tuple[str, list[int]]]:
+    def names(self, page_size: int = PAGE_SIZE) -> list[tuple[str, list[int]]]:
         """(name, version numbers) of every prompt, page by page."""
         found = []
         for page in range(1, MAX_PAGES + 1):
-            body = self.get(self.base, {"page": page, "limit": PAGE_SIZE})
+            body = self.get(self.base, {"page": page, "limit": page_size})
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise SourceError(f"GET {self.base} did not answer a prompt list (data, meta).")
             for item in body["data"]:
@@ -200,12 +200,14 @@ class LangfuseClient:
         return self.get(f"{self.base}/{quote(name, safe='')}", {"version": number})
 
 
-def read_api(url: str, public_key: str, secret_key: str) -> list[SourcePrompt]:
+def read_api(
+    url: str, public_key: str, secret_key: str, *, page_size: int = PAGE_SIZE
+) -> list[SourcePrompt]:
     """Every prompt of the instance with every version, fetched by number. The list must
     answer (else SourceError); a version that does not is a problem of its prompt only."""
     client = LangfuseClient(url, public_key, secret_key)
     prompts = []
-    for name, numbers in client.names():
+    for name, numbers in client.names(page_size):
         entries, problems = [], []
         for number in numbers:
             try:
