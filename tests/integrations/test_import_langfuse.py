@@ -32,24 +32,15 @@ CONFIG = {"model": "gpt-4o", "temperature": 0.2}
 
 
 def text(name, version, prompt, labels=(), **extra):
-    return (
-        {"name": name, "version": version, "type": "text", "prompt": prompt}
-        | {
-            "config": CONFIG,
-            "labels": list(labels),
-            "tags": ["billing", "Refunds & Returns"],
-            "commitMessage": None,
-        }
-        | extra
-    )
+    """A version as Langfuse's GET answers it."""
+    tags = ["billing", "Refunds & Returns"]
+    entry = {"name": name, "version": version, "type": "text", "prompt": prompt, "tags": tags}
+    return entry | {"config": CONFIG, "labels": list(labels), "commitMessage": None} | extra
 
 
 def chat(name, version, messages, labels=()):
-    return {"name": name, "version": version, "type": "chat", "prompt": messages} | {
-        "config": {},
-        "labels": list(labels),
-        "tags": [],
-    }
+    entry = {"name": name, "version": version, "type": "chat", "prompt": messages}
+    return entry | {"config": {}, "labels": list(labels), "tags": []}
 
 
 GREETER = [
@@ -85,6 +76,10 @@ def export(tmp_path):
     return path
 
 
+def command(export, team) -> list[str]:
+    return ["--as", "importer", "--file", str(export), "--team", team.slug, "--namespace", "misc"]
+
+
 def run(*args) -> tuple[str, bool]:
     out = io.StringIO()
     try:
@@ -95,7 +90,7 @@ def run(*args) -> tuple[str, bool]:
 
 
 def import_file(path, importer, **options):
-    options = {"team": importer.memberships.get().team, "default_namespace": "assistants"} | options
+    options = {"team": importer.memberships.get().team, "default_namespace": "misc"} | options
     return import_prompts(actor=importer, prompts=read_export(path), origin=path.name, **options)
 
 
@@ -105,26 +100,16 @@ def snapshot() -> dict[str, int]:
 
 
 def test_an_export_lands_every_version_and_label_and_reports_the_rest(export, importer, namespace):
-    args = ["--as", "importer", "--file", str(export), "--team", namespace.team.slug]
-    out, ok = run(*args, "--namespace", "assistants")
+    out, ok = run(*command(export, namespace.team))
 
     assert not ok  # failed prompts and a refused label: exit status 1
     reply = Prompt.objects.get(namespace__slug="support", name="refund-reply")
     versions = list(reply.versions.order_by("number"))
+    imported = "Imported from Langfuse (export.json): support/refund-reply v{}".format
     assert [(v.template, v.variables, v.model_config, v.message) for v in versions] == [
         ("Hello {{name}}", ["name"], CONFIG, "First reply"),
-        (
-            "Hi {{ name }}, order {{order_id}}",
-            ["name", "order_id"],
-            {},  # config null: nothing inherited
-            "Imported from Langfuse (export.json): support/refund-reply v3",
-        ),
-        (
-            "Hello {{name}}",
-            ["name"],
-            CONFIG,
-            "Imported from Langfuse (export.json): support/refund-reply v4",
-        ),
+        ("Hi {{ name }}, order {{order_id}}", ["name", "order_id"], {}, imported(3)),  # null
+        ("Hello {{name}}", ["name"], CONFIG, imported(4)),  # a revert is a new version
     ]
     assert all(v.author == importer for v in versions)
     assert sorted(reply.tags.values_list("slug", flat=True)) == ["billing", "refunds-returns"]
@@ -147,11 +132,8 @@ def test_an_export_lands_every_version_and_label_and_reports_the_rest(export, im
         "'production' there."
     )
     greeter = Prompt.objects.get(name="greeter-bot")
-    assert (greeter.namespace.slug, greeter.namespace.team, greeter.kind) == (
-        "assistants",
-        namespace.team,
-        "chat",
-    )
+    assert (greeter.namespace.slug, greeter.kind) == ("misc", "chat")
+    assert greeter.namespace.team == namespace.team
     assert greeter.versions.get(number=1).messages == [
         {"role": "system", "content": "You greet {{customer}}."},
         {"role": "user", "content": "Hi"},
@@ -159,8 +141,8 @@ def test_an_export_lands_every_version_and_label_and_reports_the_rest(export, im
     assert Prompt.objects.get(name="qa-only").versions.count() == 1  # kept; its label refused
     assert not Prompt.objects.filter(name__in=["with-history", "broken"]).exists()
     lines = out.splitlines()
-    assert "created   Greeter_Bot → assistants/greeter-bot" in lines
-    assert "          namespace assistants created for team " + namespace.team.slug in lines
+    assert "created   Greeter_Bot → misc/greeter-bot" in lines
+    assert "          namespace misc created for team " + namespace.team.slug in lines
     assert "          v2: skipped as v1 (identical to v1 in Langfuse)" in lines
     assert "          v4: created as v3" in lines
     assert any(
@@ -183,7 +165,7 @@ def test_an_export_lands_every_version_and_label_and_reports_the_rest(export, im
         "prompts: 4 created, 0 updated, 0 unchanged, 3 failed; versions: 8 created, 0 exists, "
         "1 skipped; labels: 2 deployed, 3 requested, 0 held, 1 pending, 1 deferred, 1 refused."
     )
-    assert AuditEntry.objects.filter(action="namespace.created", object_id="assistants").exists()
+    assert AuditEntry.objects.filter(action="namespace.created", object_id="misc").exists()
 
 
 def test_a_second_run_changes_nothing(export, importer):
@@ -196,16 +178,10 @@ def test_a_second_run_changes_nothing(export, importer):
     by_name = {result.source: result for result in second.results}
     reply = by_name["support/refund-reply"]
     assert reply.status == "unchanged"
-    assert [(v["source"], v["state"], v["target"]) for v in reply.versions] == [
-        (1, "exists", 1),
-        (2, "skipped", 1),
-        (3, "exists", 2),
-        (4, "exists", 3),
-    ]
-    assert [(label["label"], label["state"]) for label in reply.labels] == [
-        ("development", "held"),
-        ("production", "pending"),
-    ]
+    versions = [(v["source"], v["state"], v["target"]) for v in reply.versions]
+    assert versions == [(1, "exists", 1), (2, "skipped", 1), (3, "exists", 2), (4, "exists", 3)]
+    labels = [(label["label"], label["state"]) for label in reply.labels]
+    assert labels == [("development", "held"), ("production", "pending")]
     assert first.summary["prompts"]["created"] == 4
     assert second.summary["versions"]["created"] == 0
 
@@ -213,20 +189,10 @@ def test_a_second_run_changes_nothing(export, importer):
 def test_a_dry_run_prints_the_plan_and_changes_nothing(export, importer, namespace):
     before = snapshot()
 
-    out, ok = run(
-        "--as",
-        "importer",
-        "--file",
-        str(export),
-        "--team",
-        namespace.team.slug,
-        "--namespace",
-        "assistants",
-        "--dry-run",
-    )
+    out, ok = run(*command(export, namespace.team), "--dry-run")
 
     assert snapshot() == before
-    assert not Namespace.objects.filter(slug="assistants").exists()
+    assert not Namespace.objects.filter(slug="misc").exists()
     assert mail.outbox == []
     assert out.startswith("Dry run (nothing changed) of an import from Langfuse (export.json).")
     assert "created   support/refund-reply → support/refund-reply" in out
@@ -242,28 +208,19 @@ def test_labels_follow_the_approvals_on_the_next_run(
     reviewers = [member_of(greeter.namespace, "viewer") for _ in range(2)]
     for person in reviewers:
         for slug in ("staging", "production"):
-            promotion_right_grant(
-                actor=staff,
-                namespace=greeter.namespace,
-                environment=environments[slug],
-                user=person,
-            )
+            right = {"environment": environments[slug], "user": person}
+            promotion_right_grant(actor=staff, namespace=greeter.namespace, **right)
     staging = PromotionRequest.objects.get(prompt=greeter, environment__slug="staging")
     promotion_approve(actor=reviewers[0], request=staging, comment="fine")
 
     report = import_file(export, importer)
 
     result = next(r for r in report.results if r.source == "Greeter_Bot")
-    assert [(label["label"], label["state"]) for label in result.labels] == [
-        ("development", "held"),
-        ("staging", "held"),
-        ("production", "requested"),
-    ]
+    labels = [(label["label"], label["state"]) for label in result.labels]
+    assert labels == [("development", "held"), ("staging", "held"), ("production", "requested")]
     production = PromotionRequest.objects.get(prompt=greeter, environment__slug="production")
     assert (production.state, production.required_approvals, production.version.number) == (
-        "pending",
-        2,
-        2,
+        ("pending", 2, 2)
     )
     assert Deployment.objects.get(prompt=greeter, environment__slug="staging").version.number == 2
 
@@ -274,13 +231,10 @@ def test_a_missing_namespace_without_a_team_fails_that_prompt_only(tmp_path, imp
 
     report = import_file(path, importer, team=None)
 
-    assert [(r.source, r.status) for r in report.results] == [
-        ("sales/pitch", "failed"),
-        ("support/a-b", "created"),
-    ]
-    assert report.results[0].errors == [
-        "No namespace 'sales': give --team to create the missing namespaces."
-    ]
+    statuses = [(r.source, r.status) for r in report.results]
+    assert statuses == [("sales/pitch", "failed"), ("support/a-b", "created")]
+    error = "No namespace 'sales': give --team to create the missing namespaces."
+    assert report.results[0].errors == [error]
     assert not report.ok
 
 
@@ -362,15 +316,10 @@ version_create(prompt=greeter, author=admin, message="Greet",
 """
 
 
-def _maintenance(database: dict) -> psycopg.Connection:
-    return psycopg.connect(
-        host=database["HOST"],
-        port=database["PORT"] or None,
-        user=database["USER"],
-        password=database["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
+def _maintenance(db: dict) -> psycopg.Connection:
+    server = {"host": db["HOST"], "port": db["PORT"] or None, "user": db["USER"]}
+    password = db["PASSWORD"] or None
+    return psycopg.connect(**server, password=password, dbname="postgres", autocommit=True)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -396,13 +345,10 @@ def test_an_import_from_this_portals_langfuse_api_on_a_second_database(staff):
     )
     server = seed = None
     try:
-        seed = subprocess.Popen(  # writes while the server starts: it reads per request
-            [sys.executable, "manage.py", "shell", "-c", SEED],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        shell = [sys.executable, "manage.py", "shell", "-c", SEED]
+        # It writes while the server starts (the server reads per request).
+        output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+        seed = subprocess.Popen(shell, cwd=ROOT, env=env, **output)
         server = Server(env).start()
         output, _ = seed.communicate(timeout=60)
         assert seed.returncode == 0, output.decode()
@@ -427,33 +373,24 @@ def test_an_import_from_this_portals_langfuse_api_on_a_second_database(staff):
     assert first_ok, first
     reply = Prompt.objects.get(namespace__slug="support", name="refund-reply")
     assert reply.namespace.team == team
-    assert [
-        (v.number, v.template, v.message, v.model_config) for v in reply.versions.order_by("number")
-    ] == [
-        (1, "Hello {{name}}", "First reply", {"model": "gpt-4o", "temperature": 0.3}),
-        (
-            2,
-            "Hi {{name}}, {{order_id}}",
-            "Mention the order",
-            {"model": "gpt-4o", "temperature": 0.3},
-        ),
+    config = {"model": "gpt-4o", "temperature": 0.3}  # v2 inherited it there: explicit here
+    versions = reply.versions.order_by("number")
+    assert [(v.number, v.template, v.message, v.model_config) for v in versions] == [
+        (1, "Hello {{name}}", "First reply", config),
+        (2, "Hi {{name}}, {{order_id}}", "Mention the order", config),
     ]
     assert list(reply.tags.values_list("slug", flat=True)) == ["billing"]
     assert Deployment.objects.get(prompt=reply, environment__slug="development").version.number == 2
     greeter = Prompt.objects.get(name="greeter")
-    assert (greeter.kind, greeter.versions.get().messages) == (
-        "chat",
-        [{"role": "system", "content": "Greet {{customer}}."}],
-    )
+    messages = [{"role": "system", "content": "Greet {{customer}}."}]
+    assert (greeter.kind, greeter.versions.get().messages) == ("chat", messages)
     assert all(v.author == staff for v in PromptVersion.objects.all())
     assert f"Import from Langfuse ({server.url})." in first
     # and the second run changed nothing; the list pages; a wrong secret is refused
     assert second_ok, second
     assert snapshot() == before
     assert "prompts: 0 created, 0 updated, 2 unchanged, 0 failed" in second
-    assert [(p.name, [v.number for v in p.versions]) for p in paged] == [
-        ("support/greeter", [1]),
-        ("support/refund-reply", [1, 2]),
-    ]
+    listed = [(p.name, [v.number for v in p.versions]) for p in paged]
+    assert listed == [("support/greeter", [1]), ("support/refund-reply", [1, 2])]
     assert not refused_ok
     assert "answered 401" in refused
