@@ -36,6 +36,8 @@ FIELD_NAMES = {
     "message": "commitMessage",
 }
 BAD_REQUEST = problem(400, "Invalid input; `errors` names each field.")
+# A name ending in `/versions/<n>` reaches the other route, which has other methods.
+WRONG_ROUTE = problem(405, "The name reached the other prompt route (…/versions/<n>).")
 NOT_FOUND = problem(
     404,
     "No such prompt, label or version (or one the caller may not read); "
@@ -166,7 +168,7 @@ class PromptDetail(PromptsView):
     @extend_schema(
         operation_id="langfuse_prompt_get",
         parameters=[s.LangfusePromptQuerySerializer],
-        responses={200: s.LangfusePromptSerializer, **BAD_REQUEST, **NOT_FOUND},
+        responses={200: s.LangfusePromptSerializer, **BAD_REQUEST, **NOT_FOUND, **WRONG_ROUTE},
         description="`get_prompt`: the version under `label` (default production; `latest` "
         "is the newest) or `version`, through our resolve (visibility, cache, Deprecation/"
         "Sunset/Link headers). Mustache includes are inlined; jinja2 text is served as it "
@@ -182,7 +184,7 @@ class PromptVersionLabels(PromptsView):
     @extend_schema(
         operation_id="langfuse_prompt_version_labels",
         request=s.LangfuseLabelsSerializer,
-        responses={200: s.LangfuseWrittenSerializer, **NOT_FOUND},
+        responses={200: s.LangfuseWrittenSerializer, **NOT_FOUND, **WRONG_ROUTE},
         examples=[request_example("Development", {"newLabels": ["development"]})],
         description="`update_prompt`: give the version each label as governance allows (one "
         "that needs approval opens a promotion request). Labels are only added: an "
