@@ -25,6 +25,7 @@ class AsyncPortal(Base):
         )
         self._tasks: dict[str, asyncio.Task] = {}
         self._batch_ready = asyncio.Event()
+        self._sending = asyncio.Lock()
 
     async def get(
         self,
@@ -117,19 +118,22 @@ class AsyncPortal(Base):
             await self._send_events()
 
     async def _send_events(self) -> bool:
-        while len(self._events):
-            batch = self._events.take()
-            try:
-                answer = await self._post(EVENTS_PATH, {"events": batch}, retries=1)
-            except (Unreachable, PortalError) as exc:
-                if self._events_failed(batch, exc):
-                    return False
-                continue
-            except BaseException as exc:  # cancelled (a timeout, aclose): the batch waits
-                self._events_failed(batch, exc)
-                raise
-            self._events_sent(batch, answer)
-        return True
+        """One sender at a time (the flusher task or `flush`): a flush returns only once the
+        batch the flusher had in flight is settled too."""
+        async with self._sending:
+            while len(self._events):
+                batch = self._events.take()
+                try:
+                    answer = await self._post(EVENTS_PATH, {"events": batch}, retries=1)
+                except (Unreachable, PortalError) as exc:
+                    if self._events_failed(batch, exc):
+                        return False
+                    continue
+                except BaseException as exc:  # cancelled (a timeout, aclose): the batch waits
+                    self._events_failed(batch, exc)
+                    raise
+                self._events_sent(batch, answer)
+            return True
 
     async def flush(self, timeout: float = 5.0) -> bool:
         """Send every buffered event now; True when nothing is left."""

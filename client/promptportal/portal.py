@@ -40,6 +40,7 @@ class Portal(Base):
             transport=self._transport,
         )
         self._lock = threading.Lock()
+        self._sending = threading.Lock()
         self._stop = threading.Event()
         self._revalidator: threading.Thread | None = None
         self._flusher: threading.Thread | None = None
@@ -141,20 +142,28 @@ class Portal(Base):
                 self._send_events()
 
     def _send_events(self, deadline: float | None = None) -> bool:
-        """Send what is buffered, batch by batch; False when the portal could not take it."""
-        while len(self._events) and (deadline is None or time.monotonic() < deadline):
-            batch = self._events.take()
-            try:
-                answer = self._post(EVENTS_PATH, {"events": batch}, retries=1)
-            except (Unreachable, PortalError) as exc:
-                if self._events_failed(batch, exc):
-                    return False
-                continue
-            except BaseException as exc:  # interrupted: the batch waits in the buffer
-                self._events_failed(batch, exc)
-                raise
-            self._events_sent(batch, answer)
-        return True
+        """Send what is buffered, batch by batch; False when the portal could not take it.
+        One sender at a time (the flusher thread or `flush`), so a flush returns only once
+        the batch another thread had in flight is settled too."""
+        wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._sending.acquire(timeout=wait):
+            return False
+        try:
+            while len(self._events) and (deadline is None or time.monotonic() < deadline):
+                batch = self._events.take()
+                try:
+                    answer = self._post(EVENTS_PATH, {"events": batch}, retries=1)
+                except (Unreachable, PortalError) as exc:
+                    if self._events_failed(batch, exc):
+                        return False
+                    continue
+                except BaseException as exc:  # interrupted: the batch waits in the buffer
+                    self._events_failed(batch, exc)
+                    raise
+                self._events_sent(batch, answer)
+            return True
+        finally:
+            self._sending.release()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Send every buffered event now; True when nothing is left."""
