@@ -67,6 +67,15 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     superseded_by = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    then_environment = models.ForeignKey(
+        Environment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Where the requester wants the version in the end (a later environment): "
+        "once this request applies, the next step toward it is requested in their name.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

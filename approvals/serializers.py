@@ -39,6 +39,13 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
         source="previous_version.number", read_only=True, allow_null=True
     )
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    then_environment = serializers.CharField(
+        source="then_environment.slug",
+        read_only=True,
+        allow_null=True,
+        help_text="Where the requester wants the version in the end: once this request "
+        "applies, the next step toward it is requested in their name.",
+    )
     version_author = serializers.CharField(source="version.author.username", read_only=True)
     approvals = serializers.SerializerMethodField(
         help_text="Approvals that count now: what `required_approvals` is compared with."
@@ -55,6 +62,7 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
             "version",
             "environment",
             "previous_version",
+            "then_environment",
             "state",
             "justification",
             "requested_by",

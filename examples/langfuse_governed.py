@@ -6,8 +6,9 @@ reviewers approve. Uses only the `langfuse` SDK (pip install langfuse).
     LANGFUSE_BASE_URL=http://127.0.0.1:8000 LANGFUSE_PUBLIC_KEY=${TOKEN%%.*} \\
         LANGFUSE_SECRET_KEY=$TOKEN .venv/bin/python examples/langfuse_governed.py
 
-Production needs the version to have run in staging first (one approval there), then two
-approvals for production: approve each request on the portal's Reviews page as it appears.
+Production needs the version to have run in staging first: the label opens the staging request
+(one approval); once it applies, the production request opens by itself (two approvals).
+Approve each on the portal's Reviews page as it appears.
 """
 
 import argparse
@@ -49,13 +50,11 @@ def main() -> int:
     still = langfuse.get_prompt(NAME, cache_ttl_seconds=0).version
     print(f"production still runs v{still}", flush=True)
 
-    print("waiting for staging: approve the staging request on the Reviews page", flush=True)
-    if not wait_for(langfuse, "staging", created.version, args.wait, args.poll):
-        print("staging was not approved in time", file=sys.stderr)
-        return 1
-    answer = langfuse.update_prompt(name=NAME, version=created.version, new_labels=["production"])
-    print(f"staging runs v{created.version}; production requested: {answer.labels}")
-    print("waiting for production: two reviewers approve it on the Reviews page", flush=True)
+    print(
+        "waiting for the reviewers: staging first (one approval), then production (two); "
+        "approve each request on the Reviews page as it appears",
+        flush=True,
+    )
     if not wait_for(langfuse, "production", created.version, args.wait, args.poll):
         print("production was not approved in time", file=sys.stderr)
         return 1

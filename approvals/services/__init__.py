@@ -10,6 +10,7 @@ from approvals.services.promotions import (
     promotion_cancel,
     promotion_reject,
     promotion_request,
+    promotion_toward,
 )
 from approvals.services.rights import promotion_right_grant, promotion_right_revoke
 from approvals.services.rollback import previous_versions, rollback
@@ -33,6 +34,7 @@ __all__ = [
     "promotion_request",
     "promotion_right_grant",
     "promotion_right_revoke",
+    "promotion_toward",
     "reevaluate_pending",
     "rollback",
     "was_deployed",

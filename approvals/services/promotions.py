@@ -8,6 +8,7 @@ deployment row and the request rows are locked after it, the audit chain last.
 import datetime as dt
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from approvals import permissions as rights
@@ -25,7 +26,7 @@ from approvals.services.common import (
     require_text,
 )
 from approvals.services.gate import promotion_gate_refusal
-from portal.errors import Conflict, ErrorCode, Invalid, PermissionDenied
+from portal.errors import Conflict, DomainError, ErrorCode, Invalid, PermissionDenied
 from portal.transactions import atomic_write
 from prompts.experiments import experiment_start
 from prompts.models import Deployment, Environment, Experiment, Prompt, PromptVersion
@@ -65,6 +66,63 @@ def _apply(request: PromotionRequest, actor: Principal | None, **details) -> Non
             **details,
         },
     )
+    if request.then_environment_id is not None:
+        _follow_on(request)
+
+
+def _follow_on(request: PromotionRequest) -> None:
+    """The request applied and its requester wanted the version further: the next step toward
+    `then_environment` is requested in their name, with their justification, under the
+    usual rules (their right is checked again). A refusal does not undo what applied: it is
+    audited, and the requester asks again."""
+    try:
+        with transaction.atomic():
+            promotion_toward(
+                actor=request.requested_by,
+                prompt=request.prompt,
+                version=request.version,
+                environment=request.then_environment,
+                justification=request.justification,
+            )
+    except DomainError as error:
+        audit_request(
+            request.requested_by,
+            "promotion.follow_on_refused",
+            request,
+            justification=error.detail,
+            environment=request.then_environment.slug,
+            code=str(error.code),
+        )
+
+
+def next_step(prompt: Prompt, version: PromptVersion, environment: Environment) -> Environment:
+    """Where a request toward `environment` goes now: the first earlier environment needing
+    approval that has not run the version yet (the order of environments), else itself."""
+    missing = missing_earlier_environments(prompt, environment, version)
+    return Environment.objects.get(slug=missing[0]) if missing else environment
+
+
+def promotion_toward(
+    *,
+    actor: Principal,
+    prompt: Prompt,
+    version: PromptVersion,
+    environment: Environment,
+    justification: str,
+) -> PromotionRequest:
+    """Ask to run `version` in `environment`, through the environments it must pass first:
+    the request is for the next step (`next_step`), and carries `environment` as where to go
+    on, so each step, once approved, requests the next. Where no step is missing this is
+    `promotion_request`."""
+    step = next_step(prompt, version, environment)
+    return promotion_request(
+        actor=actor,
+        prompt=prompt,
+        version=version,
+        environment=step,
+        justification=justification,
+        then_environment=environment if step != environment else None,
+    )
 
 
 @atomic_write
@@ -76,9 +134,11 @@ def promotion_request(
     environment: Environment,
     justification: str,
     override: bool = False,
+    then_environment: Environment | None = None,
 ) -> PromotionRequest:
     """Ask to run `version` in `environment`. Applies at once where no approval is needed;
-    otherwise pending, superseding any older pending request for the same environment."""
+    otherwise pending, superseding any older pending request for the same environment.
+    `then_environment`: see `promotion_toward`."""
     justification = require_text(justification, "justification", "A justification")
     prompt = lock_prompt(prompt)
     require(
@@ -117,6 +177,7 @@ def promotion_request(
         justification=justification,
         override=bool(override and missing),
         skipped=missing if override else [],
+        then_environment=then_environment,
     )
     if request.required_approvals == 0:
         _apply(request, actor)
@@ -135,6 +196,7 @@ def open_request(
     override: bool = False,
     skipped: list[str] | None = None,
     experiment: Experiment | None = None,
+    then_environment: Environment | None = None,
 ) -> PromotionRequest:
     """A new pending request (the prompt and its deployment locked by the caller): older
     pending requests for the same environment are superseded by it."""
@@ -158,6 +220,7 @@ def open_request(
         justification=justification,
         required_approvals=environment.min_approvals if environment.requires_approval else 0,
         override=override,
+        then_environment=then_environment,
     )
     for stale in older:
         stale.superseded_by = request
@@ -172,6 +235,7 @@ def open_request(
         before={"version": previous_version.number if previous_version else None},
         skipped_environments=skipped or [],
         **({"experiment": experiment.pk} if experiment else {}),
+        **({"then_environment": then_environment.slug} if then_environment else {}),
     )
     return request
 

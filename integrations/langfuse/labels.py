@@ -2,15 +2,17 @@
 version). Setting a label never bypasses governance: it is a promotion request, which applies at
 once where the environment needs no approval and otherwise waits for its reviewers. Where the
 environment's order requires the version to have run in an earlier environment that needs
-approval (staging before production), the request opened is that earlier environment's: it is
-the step the version must take first, and the outcome says so.
+approval (staging before production), the request opened is that earlier environment's, and
+it carries the label's environment as where to go on: once it applies, the next step is
+requested in the requester's name (approvals' `promotion_toward`). The outcome says so.
 """
 
 from dataclasses import dataclass
 
 from approvals.models import PromotionRequest
-from approvals.services import promotion_request
+from approvals.services import promotion_toward
 from approvals.services.common import missing_earlier_environments
+from approvals.services.promotions import next_step
 from portal.errors import DomainError
 from prompts.models import Deployment, Environment, Prompt, PromptVersion
 from teams.permissions import Principal
@@ -109,16 +111,15 @@ def label_move(
     if Deployment.objects.filter(prompt=prompt, environment=environment, version=version).exists():
         return LabelOutcome(label=label, state="held", environment=environment.slug)
     missing = missing_earlier_environments(prompt, environment, version)
-    target = Environment.objects.get(slug=missing[0]) if missing else environment
-    waiting = _pending(prompt, target, version)
+    waiting = _pending(prompt, next_step(prompt, version, environment), version)
     if waiting is not None:
         return _outcome(label, environment, waiting, missing)
     try:
-        request = promotion_request(
+        request = promotion_toward(
             actor=actor,
             prompt=prompt,
             version=version,
-            environment=target,
+            environment=environment,
             justification=justification,
         )
     except DomainError as error:
@@ -141,7 +142,7 @@ def _outcome(
         detail = (
             f"Version {request.version.number} must run in {', '.join(missing)} before "
             f"{environment.slug}: request #{request.pk} for {request.environment.slug} is "
-            f"{request.state}; set the label again once it has applied."
+            f"{request.state}; once it applies, {environment.slug} is requested next."
         )
     else:
         detail = (

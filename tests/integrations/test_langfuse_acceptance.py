@@ -1,8 +1,9 @@
 """The acceptance of the Langfuse issue: examples/langfuse_governed.py, which uses only the
 `langfuse` SDK, against gunicorn on the demo data (as after `make run`). It fetches and
 compiles the production prompt, creates a version meant for production, and production does
-not move until reviewers approve: bob for staging (the step production requires first), then
-frank and grace for production, in the portal's workflow (its services, here)."""
+not move until reviewers approve: bob for staging (the step production requires first, which
+the label requests), then frank and grace for production (requested by itself once staging
+applied), in the portal's workflow (its services, here). The script sets the label once."""
 
 import io
 import subprocess
@@ -67,10 +68,9 @@ def test_langfuse_sdk_code_meets_governance_on_the_demo():
                     prompt__name="greeting", environment__slug="production"
                 )
                 assert f"v{production.version.number}" in line
-            if line.startswith("waiting for staging"):
+            if line.startswith("waiting for the reviewers"):
                 assert _approve("staging", "bob").state == PromotionRequest.State.APPLIED
-            if line.startswith("waiting for production"):
-                pending = _approve("production", "frank")
+                pending = _approve("production", "frank")  # opened when staging applied
                 assert pending.state == PromotionRequest.State.PENDING  # one is not enough
                 assert _approve("production", "grace").state == PromotionRequest.State.APPLIED
         code = script.wait(timeout=30)
