@@ -18,11 +18,17 @@ from django.views.decorators.csrf import csrf_exempt
 
 from portal import request_context
 from portal.api.authentication import csrf_failure_detail
-from portal.api.problems import body_too_large_response, problem_json_response
+from portal.api.problems import (
+    PROBLEM_CONTENT_TYPE,
+    body_too_large_response,
+    problem_body,
+    problem_json_response,
+)
 from portal.api.throttles import LoginThrottle
 from portal.errors import DomainError, ErrorCode
 
 logger = logging.getLogger(__name__)
+LANGFUSE_PREFIX = "/api/public/"  # integrations' Langfuse-compatible API (portal/urls.py)
 
 # What the 500 page falls back to when its template cannot render: no template, no database.
 PLAIN_SERVER_ERROR = (
@@ -107,6 +113,13 @@ def api_not_found(request: HttpRequest) -> HttpResponse:
     detail = f"No API resource at {request.path}."
     if not request.path_info.endswith("/") and _routed(f"{request.path_info}/"):
         detail += f" Did you mean {request.path}/ (with the trailing slash)?"
+    if request.path_info.startswith(LANGFUSE_PREFIX):
+        # The langfuse SDK reads Langfuse's `message` and `error`, as on the routed paths.
+        langfuse = {"message": detail, "error": "LangfuseNotFoundError"}
+        body = problem_body(
+            status_code=404, code=ErrorCode.NOT_FOUND, detail=detail, extensions=langfuse
+        )
+        return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
     return problem_json_response(status_code=404, code=ErrorCode.NOT_FOUND, detail=detail)
 
 

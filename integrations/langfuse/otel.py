@@ -13,7 +13,6 @@ beyond MAX_INFLATED_BYTES is refused without inflating the rest.
 
 import base64
 import contextlib
-import datetime as dt
 import json
 import zlib
 from collections.abc import Iterator
@@ -28,6 +27,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
+from integrations.langfuse.otel_mapping import (
+    ENVIRONMENT,
+    LEVEL,
+    PROMPT_NAME,
+    TYPE,
+    Generation,
+    event_record,
+)
 from portal.errors import DomainError, ErrorCode
 from prompts.metrics.schemas import MAX_BATCH
 from prompts.metrics.services import events_ingest
@@ -39,18 +46,6 @@ JSON = "application/json"
 MAX_INFLATED_BYTES = 16 * 1024 * 1024
 MAX_ERROR_MESSAGE = 4000
 INFLATE_CHUNK = 64 * 1024
-
-TYPE = "langfuse.observation.type"
-PROMPT_NAME = "langfuse.observation.prompt.name"
-PROMPT_VERSION = "langfuse.observation.prompt.version"
-MODEL = "langfuse.observation.model.name"
-USAGE = "langfuse.observation.usage_details"
-COST = "langfuse.observation.cost_details"
-LEVEL = "langfuse.observation.level"
-ENVIRONMENT = "langfuse.environment"
-USER = "user.id"
-INPUT_KEYS = ("input", "prompt_tokens", "input_tokens")
-OUTPUT_KEYS = ("output", "completion_tokens", "output_tokens")
 
 
 class MalformedExport(DomainError):
@@ -166,43 +161,6 @@ def _attributes(pairs: Iterator[KeyValue]) -> dict[str, Any]:
     return {pair.key: _value(pair.value) for pair in pairs}
 
 
-@dataclass(frozen=True)
-class Generation:
-    """A generation span linked to a prompt, with what an event needs from it."""
-
-    span_id: str
-    key: str | None  # the idempotency key; None: the span has no valid ids
-    attributes: dict[str, Any]
-    resource_environment: Any
-    start_ns: int
-    end_ns: int
-    name: str
-    failed: bool
-
-    @property
-    def prompt(self) -> Any:
-        return self.attributes.get(PROMPT_NAME)
-
-    @property
-    def version(self) -> Any:
-        return _integer(self.attributes.get(PROMPT_VERSION))
-
-    @property
-    def environment(self) -> str | None:
-        for value in (self.attributes.get(ENVIRONMENT), self.resource_environment):
-            if isinstance(value, str) and value:
-                return value
-        return None
-
-    @property
-    def deployment_key(self) -> tuple[str, int] | None:
-        """(prompt, version) where both have the types a deployment can be found by."""
-        prompt, version = self.prompt, self.version
-        if isinstance(prompt, str) and isinstance(version, int) and not isinstance(version, bool):
-            return prompt, version
-        return None
-
-
 def generations(export: ExportTraceServiceRequest) -> tuple[list[Generation], int]:
     """The generation spans linked to a prompt, and how many other spans there were."""
     found: list[Generation] = []
@@ -230,78 +188,6 @@ def generations(export: ExportTraceServiceRequest) -> tuple[list[Generation], in
                     )
                 )
     return found, ignored
-
-
-# --- Mapping -------------------------------------------------------------------------------
-
-
-def _integer(value: Any) -> Any:
-    """A count as an int where it is one (OTLP intValue, "3", 3.0); otherwise as given, for the
-    event's validation to name."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return value
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _details(value: Any) -> dict[str, Any]:
-    """usage_details / cost_details: a JSON string (the SDK's), or a key-value list."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):
-            return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _tokens(usage: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    return next((_integer(usage[key]) for key in keys if key in usage), 0)
-
-
-def _cost(costs: dict[str, Any]) -> Any:
-    if "total" in costs:
-        total = costs["total"]
-        return float(total) if _number(total) else total
-    return float(sum(value for value in costs.values() if _number(value)))
-
-
-def _time(nanoseconds: int) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromtimestamp(nanoseconds / 1e9, tz=dt.UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
-
-
-def event_record(generation: Generation, environment: str) -> dict[str, Any]:
-    """The POST /events/ record of a generation (validated by events_ingest)."""
-    attributes = generation.attributes
-    usage = _details(attributes.get(USAGE))
-    record = {
-        "prompt": generation.prompt,
-        "version": generation.version,
-        "environment": environment,
-        "latency_ms": (generation.end_ns - generation.start_ns) / 1e6,
-        "input_tokens": _tokens(usage, INPUT_KEYS),
-        "output_tokens": _tokens(usage, OUTPUT_KEYS),
-        "cost_usd": _cost(_details(attributes.get(COST))),
-        "error": generation.failed,
-        "model": attributes.get(MODEL) or "",
-        "idempotency_key": generation.key,
-        "occurred_at": _time(generation.end_ns),
-        "metadata": {
-            "source": "otlp",
-            "span_id": generation.span_id,
-            "name": generation.name[:200],
-        },
-    }
-    if attributes.get(USER) is not None:
-        record["subject"] = attributes[USER]
-    return record
 
 
 def _running_environments(

@@ -1,44 +1,37 @@
-"""Langfuse prompts on our data: what `get_prompt`, `create_prompt`, `update_prompt` and the
-prompt list of the `langfuse` SDK read and write, through our own resolve and services.
+"""Langfuse prompts on our data: what `get_prompt` and the prompt list of the `langfuse` SDK
+read, through our own resolve (the writes are `prompts_write`).
 
 - A Langfuse name `support/refund-reply` is namespace `support`, prompt `refund-reply`; any
   other name names nothing here.
 - Reads go through `prompts.resolve`: visibility, the cache, deprecation headers and
   retirement apply exactly as to our own resolve. A label is an environment (by slug) or
-  `latest` (the newest version); a pinned version's includes are those deployed in
-  production, `latest`'s those of the first environment (as our resolve's default and the
-  newest version's usual home).
+  `latest` (the newest version); a pinned version's includes are those deployed in the
+  last environment by order (production, unless an admin renamed it), `latest`'s those of
+  the first environment (the newest version's usual home).
 - Mustache includes (`{{> ns/name}}`) are inlined with the included text as deployed, so the
   SDK's `compile()` fills the same placeholders our render does. Jinja2 text is served as it
   is: the SDK's `compile()` does not run jinja2.
-- Writes create the next version (nothing when the content is unchanged) and move labels
-  through `labels.label_move`: a label that needs approval opens a promotion request.
 """
 
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Max, Prefetch
 
-from integrations.langfuse.labels import LATEST, LabelOutcome, label_move, labels_by_version
-from portal.errors import Conflict, ErrorCode, Gone, Invalid, NotFound
+from integrations.langfuse.labels import LATEST, labels_by_version
+from portal.errors import ErrorCode, Gone, Invalid, NotFound
 from prompts import resolve, selectors
 from prompts.composition import MAX_INCLUDE_DEPTH
 from prompts.models import Environment, Prompt, PromptVersion
-from prompts.services import prompt_create, prompt_update, version_create
 from prompts.templating import (
     INCLUDE_NAME,
     MAX_OUTPUT_CHARS,
     MUSTACHE,
     mustache_tags,
     parse_mustache_tag,
-    placeholders,
 )
-from teams import permissions
-from teams.permissions import Principal, require
-from teams.selectors import namespace_get
+from teams.permissions import Principal
 
 DEFAULT_LABEL = "production"
 PROJECT_ID = "prompt-portal"
@@ -64,20 +57,6 @@ class Served:
     headers: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Written:
-    """What a write did: the version it answers about, whether it was created now, and what
-    happened to each label."""
-
-    version: PromptVersion
-    created: bool
-    outcomes: list[LabelOutcome]
-
-    @property
-    def pending(self) -> list[LabelOutcome]:
-        return [outcome for outcome in self.outcomes if outcome.state == "pending"]
-
-
 # --- Reads --------------------------------------------------------------------------------
 
 
@@ -87,16 +66,22 @@ def _missing(name: str, label: str | None, version: int | None) -> NotFound:
 
 
 def _target(
-    namespace: str, name: str, label: str, version: int | None
+    user: Principal, namespace: str, name: str, label: str, version: int | None
 ) -> tuple[str, int | None] | None:
-    """(environment, pinned version) to resolve, or None when the label names nothing."""
+    """(environment, pinned version) to resolve, or None when the label names nothing. The
+    newest version is only looked for among the prompts the caller may read, so `latest` of
+    a prompt they may not read answers as a missing prompt does."""
+    environments = Environment.objects.values_list("slug", flat=True)
     if version is not None:
-        return DEFAULT_LABEL, version
+        return environments.order_by("-order").first() or DEFAULT_LABEL, version
     if label == LATEST:
-        newest = PromptVersion.objects.filter(
-            prompt__namespace__slug=namespace, prompt__name=name
-        ).aggregate(newest=Max("number"))["newest"]
-        first = Environment.objects.order_by("order").values_list("slug", flat=True).first()
+        visible = selectors.prompts_visible_to(user=user).filter(
+            namespace__slug=namespace, name=name
+        )
+        newest = PromptVersion.objects.filter(prompt__in=visible.values("pk")).aggregate(
+            newest=Max("number")
+        )["newest"]
+        first = environments.order_by("order").first()
         return (first, newest) if newest is not None and first else None
     if not _SLUG.match(label) or not Environment.objects.filter(slug=label).exists():
         return None
@@ -111,7 +96,7 @@ def prompt_served(
     answer NotFound (the retired one names its successor)."""
     label = label or DEFAULT_LABEL
     parts = split_name(name)
-    target = _target(*parts, label, version) if parts else None
+    target = _target(user, *parts, label, version) if parts else None
     if target is None:
         raise _missing(name, label, version)
     environment, number = target
@@ -250,139 +235,3 @@ def prompts_page(
         )
     pages = (total + limit - 1) // limit
     return data, {"page": page, "limit": limit, "totalItems": total, "totalPages": pages}
-
-
-# --- Writes -------------------------------------------------------------------------------
-
-
-def _checked_labels(labels: list[str], field: str) -> list[str]:
-    """The labels, each once and in order; every one an environment or `latest`."""
-    known = set(Environment.objects.values_list("slug", flat=True)) | {LATEST}
-    unknown = [label for label in labels if label not in known]
-    if unknown:
-        shown = ", ".join(repr(label[:63]) for label in unknown[:10])
-        raise Invalid.field(
-            field,
-            f"Unknown labels {shown}: labels name environments ({', '.join(sorted(known))}).",
-            code=ErrorCode.INVALID_CHOICE,
-        )
-    return list(dict.fromkeys(labels))
-
-
-def _require_promotion_right(actor: Principal, prompt_namespace, labels: list[str]) -> None:
-    if any(label != LATEST for label in labels):
-        require(
-            permissions.can_request_promotion(actor, prompt_namespace),
-            f"Only maintainers and owners of {prompt_namespace.team.slug} set labels "
-            f"(request promotions) in {prompt_namespace.slug}.",
-        )
-
-
-def _content(kind: str, prompt: Any) -> dict[str, Any]:
-    """version_create's content arguments for a Langfuse `prompt`, variables included."""
-    if kind == Prompt.Kind.CHAT:
-        if not isinstance(prompt, list) or not all(isinstance(m, dict) for m in prompt):
-            raise Invalid.field("prompt", "A chat prompt is a list of {role, content} messages.")
-        if any(m.get("type") == "placeholder" for m in prompt):
-            raise Invalid.field(
-                "prompt",
-                "Chat placeholders ({type: placeholder}) are not supported here: write the "
-                "messages out, or pass the history as a variable.",
-            )
-        messages = [{k: v for k, v in m.items() if k != "type"} for m in prompt]
-        sources = [m.get("content") for m in messages]
-        arguments = {"messages": messages}
-    else:
-        if not isinstance(prompt, str):
-            raise Invalid.field("prompt", "A text prompt is a string.")
-        sources, arguments = [prompt], {"template": prompt}
-    if all(isinstance(source, str) for source in sources):
-        arguments["variables"] = sorted(placeholders(MUSTACHE, sources))
-    return arguments
-
-
-def prompt_publish(
-    *,
-    actor: Principal,
-    name: str,
-    kind: str,
-    prompt: Any,
-    config: dict[str, Any] | None,
-    labels: list[str],
-    tags: list[str] | None,
-    commit_message: str | None,
-    justification: str,
-) -> Written:
-    """`create_prompt`: the prompt (created in an existing namespace if missing), its next
-    version (none when the content equals the newest version's), its tags when given, then
-    each label as far as governance allows."""
-    parts = split_name(name)
-    if parts is None:
-        raise Invalid.field("name", NAME_HELP)
-    namespace = namespace_get(user=actor, slug=parts[0])
-    labels = _checked_labels(labels, "labels")
-    _require_promotion_right(actor, namespace, labels)
-    arguments = _content(kind, prompt)
-    with transaction.atomic():
-        target = Prompt.objects.filter(namespace=namespace, name=parts[1]).first()
-        if target is None:
-            target = prompt_create(
-                actor=actor, namespace=namespace, name=parts[1], kind=kind, tags=tags or ()
-            )
-        elif target.kind != kind:
-            raise Invalid.field("type", f"{name} is a {target.kind} prompt.")
-        elif tags is not None and sorted(set(tags)) != sorted(
-            target.tags.values_list("slug", flat=True)
-        ):
-            prompt_update(actor=actor, prompt=target, tags=tags)
-        try:
-            version = version_create(
-                prompt=target,
-                author=actor,
-                model_config=config or {},
-                message=commit_message or "",
-                **arguments,
-            )
-            created = True
-        except Conflict as unchanged:
-            if unchanged.code != ErrorCode.UNCHANGED:
-                raise
-            version = target.versions.order_by("-number").first()
-            created = False
-    outcomes = _move(actor, version, labels, justification)
-    return Written(version=_reloaded(version), created=created, outcomes=outcomes)
-
-
-def labels_add(
-    *, actor: Principal, name: str, number: int, labels: list[str], justification: str
-) -> Written:
-    """`update_prompt`: give version `number` each label, as far as governance allows. Labels
-    are only added: an environment always runs some version, so a label is never removed."""
-    parts = split_name(name)
-    if parts is None or number > MAX_VERSION:
-        raise NotFound(f"Prompt not found: {name!r} with version {number}.")
-    prompt = selectors.prompt_get(user=actor, namespace=parts[0], name=parts[1])
-    version = selectors.prompt_version_get(prompt=prompt, number=number)
-    labels = _checked_labels(labels, "newLabels")
-    _require_promotion_right(actor, prompt.namespace, labels)
-    outcomes = _move(actor, version, labels, justification)
-    return Written(version=_reloaded(version), created=False, outcomes=outcomes)
-
-
-def _move(
-    actor: Principal, version: PromptVersion, labels: list[str], justification: str
-) -> list[LabelOutcome]:
-    return [
-        label_move(
-            actor=actor,
-            prompt=version.prompt,
-            version=version,
-            label=label,
-            justification=justification,
-        )
-        for label in labels
-    ]
-
-
-def _reloaded(version: PromptVersion) -> PromptVersion:
-    return PromptVersion.objects.select_related("prompt__namespace", "author").get(pk=version.pk)

@@ -15,7 +15,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.langfuse import prompts
+from integrations.langfuse import prompts, prompts_write
 from integrations.langfuse import schemas as s
 from integrations.langfuse.errors import LangfuseView, langfuse_exception_handler
 from portal.api.permissions import IsPersonOrServiceReading
@@ -70,7 +70,7 @@ def _justification(request: Request, commit_message: str | None = None) -> str:
     return given or (commit_message or "").strip() or DEFAULT_JUSTIFICATION
 
 
-def _written(request: Request, written: prompts.Written, code: int) -> Response:
+def _written(request: Request, written: prompts_write.Written, code: int) -> Response:
     outcomes = []
     for outcome in written.outcomes:
         body = outcome.as_json()
@@ -149,7 +149,7 @@ class PromptList(PromptsView):
         labels = data.get("labels") or []
         if any(label != prompts.LATEST for label in labels):
             require_scope(request, PROMOTIONS_REQUEST)
-        written = prompts.prompt_publish(
+        written = prompts_write.prompt_publish(
             actor=request.user,
             name=data["name"],
             kind=data.get("type") or "text",
@@ -192,7 +192,7 @@ class PromptVersionLabels(PromptsView):
     )
     def patch(self, request: Request, name: str, version: int) -> Response:
         data = parse(s.LangfuseLabelsSerializer, request)
-        written = prompts.labels_add(
+        written = prompts_write.labels_add(
             actor=request.user,
             name=name,
             number=version,

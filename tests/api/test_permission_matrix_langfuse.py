@@ -1,5 +1,6 @@
 """The permission matrix of the Langfuse prompt API (/api/public/v2/prompts…), with HTTP Basic
 as the SDK sends it: who reads, who writes versions, who sets labels; refusals change nothing.
+Also the SDK's auth check (/api/public/projects) and Basic credentials that do not match.
 
 Team `support` (owner olive, maintainer max, viewer vera) owns the private namespace
 `support` with `refund-reply` (v1 in production, v2 in development); team `search` (member
@@ -212,3 +213,103 @@ def test_a_promotions_only_token_may_set_labels_but_not_create(world):
     assert client.post(BASE, CREATE, format="json").status_code == 403
     assert snapshot() == before
     assert client.patch(PATCH, {"newLabels": ["development"]}, format="json").status_code == 200
+
+
+PROJECTS = {
+    "anonymous": 401,
+    "vera": 200,
+    "sam": 200,
+    "stella": 200,
+    "service-own": 200,
+    "service-other": 200,
+    "read-only": 200,
+    "versions-only": 403,  # every GET needs the `read` scope (teams.scopes.scope_of)
+}
+
+
+@pytest.mark.parametrize(("who", "expected"), PROJECTS.items())
+def test_the_auth_check_answers_any_valid_token(world, who, expected):
+    response = caller(world, who).get("/api/public/projects")
+
+    assert response.status_code == expected, response.content
+    assert response["Content-Type"].endswith("json")
+    if expected == 200:
+        assert [project["id"] for project in response.json()["data"]] == ["prompt-portal"]
+    else:
+        error = {401: "UnauthorizedError", 403: "ForbiddenError"}[expected]
+        assert response.json()["error"] == error
+
+
+@pytest.mark.parametrize(
+    "query", ["?label=latest", "?label=production", "?version=1", "?version=9", "?label=nowhere"]
+)
+def test_a_private_prompt_answers_as_a_missing_one(world, query):
+    client = world.person("sam")
+
+    hidden = client.get(f"{BASE}/support%2Frefund-reply{query}")
+    missing = client.get(f"{BASE}/support%2Fno-such-one{query}")
+
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.content.replace(b"refund-reply", b"no-such-one") == missing.content
+
+
+@pytest.fixture
+def internal(world):
+    """An internal namespace `open` of team search (everyone reads `open/hello`)."""
+    namespace = NamespaceFactory(slug="open", team=world.search.team, visibility="internal")
+    hello = PromptFactory(namespace=namespace, name="hello")
+    version = version_create(prompt=hello, author=world.admin, template="Hello", variables=[])
+    deployment_set(
+        prompt=hello,
+        environment=Environment.objects.get(slug="production"),
+        version=version,
+        actor=world.admin,
+        action="deployment.seeded",
+    )
+    return namespace
+
+
+@pytest.mark.parametrize(
+    ("limit", "name"), [("open", "support/refund-reply"), ("support", "open/hello")]
+)
+def test_a_token_limited_to_another_namespace_reads_nothing_else(world, internal, limit, name):
+    namespace = {"open": internal, "support": world.support}[limit]
+    person = world.person("max")
+    limited = world.person("max", scopes=[scopes.READ], namespaces=[namespace])
+    encoded = name.replace("/", "%2F")
+
+    assert person.get(f"{BASE}/{encoded}").status_code == 200
+    response = limited.get(f"{BASE}/{encoded}")
+    assert response.status_code == 404, response.content
+    assert response.json()["error"] == "LangfuseNotFoundError"
+    listed = [item["name"] for item in limited.get(BASE).json()["data"]]
+    assert name not in listed
+    assert listed == [item for item in listed if item.startswith(f"{limit}/")]
+    assert limited.get(f"{BASE}?name={name}").json()["data"] == []
+
+
+def test_basic_with_the_right_secret_under_another_prefix_is_refused(world):
+    token, secret = personal_token_create(actor=world.users["max"], name="lf")
+    other, _ = personal_token_create(actor=world.users["olive"], name="lf")
+    assert basic(token, secret).get(GET).status_code == 200
+    client = APIClient()
+    for username in (other.prefix, "pk-lf-1234", ""):
+        encoded = base64.b64encode(f"{username}:{secret}".encode()).decode()
+        client.credentials(HTTP_AUTHORIZATION=f"Basic {encoded}")
+
+        response = client.get(GET)
+
+        assert response.status_code == 401, (username, response.content)
+        assert response.json()["error"] == "UnauthorizedError"
+
+
+@pytest.mark.parametrize("credentials", ["!!!not-base64", "bWF4", "//79/g==", "YQ"])
+def test_basic_with_malformed_credentials_is_refused(world, credentials):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Basic {credentials}")
+
+    response = client.get(GET)
+
+    assert response.status_code == 401, response.content
+    assert response["Content-Type"].endswith("json")
+    assert response.json()["error"] == "UnauthorizedError"

@@ -5,8 +5,12 @@ the list answers in a constant number of queries."""
 import pytest
 from rest_framework.test import APIClient
 
+from integrations.langfuse import labels, prompts_write
+from portal.audit.models import AuditEntry
+from portal.errors import Conflict
+from portal.transactions import atomic_write
 from prompts.models import Environment, PromptVersion
-from prompts.services import deployment_set, version_create
+from prompts.services import deployment_set, prompt_update, version_create
 from teams.tokens import personal_token_create
 from tests.factories import PromptFactory, system_actor
 
@@ -170,3 +174,70 @@ def test_the_list_is_paged_filtered_and_costs_a_constant_number_of_queries(
     assert client.get(f"{BASE}?tag=billing").json()["meta"]["totalItems"] == 1
     assert client.get(f"{BASE}?label=production").json()["meta"]["totalItems"] == 2
     assert client.get(f"{BASE}?limit=500").json()["meta"]["limit"] == 100
+
+
+NEXT = {"name": "support/refund-reply", "prompt": "Hello {{customer}}", "type": "text"}
+
+
+def test_a_refused_label_keeps_the_version_and_undoes_only_its_own_writes(
+    client, refund, admin, monkeypatch
+):
+    @atomic_write
+    def refusing(*, prompt, **_):
+        prompt_update(actor=admin, prompt=prompt, tags=["half-written"])
+        raise Conflict("Another promotion is being written.")
+
+    monkeypatch.setattr(labels, "promotion_toward", refusing)
+
+    response = client.post(BASE, {**NEXT, "labels": ["development"]}, format="json")
+
+    assert response.status_code == 201, response.content
+    (outcome,) = response.json()["labelOutcomes"]
+    assert (outcome["state"], outcome["detail"]) == (
+        "refused",
+        "Another promotion is being written.",
+    )
+    assert refund.versions.count() == 2
+    assert sorted(refund.tags.values_list("slug", flat=True)) == ["billing"]
+
+
+def test_an_unexpected_error_while_labelling_leaves_nothing_written(client, refund, monkeypatch):
+    def failing(**_):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(prompts_write, "label_move", failing)
+    before = (PromptVersion.objects.count(), AuditEntry.objects.count())
+
+    with pytest.raises(RuntimeError):
+        client.post(
+            BASE, {**NEXT, "name": "support/new-one", "labels": ["development"]}, format="json"
+        )
+
+    assert (PromptVersion.objects.count(), AuditEntry.objects.count()) == before
+    assert not refund.namespace.prompts.filter(name="new-one").exists()
+
+
+def test_latest_is_never_set_by_hand(client, refund):
+    response = client.patch(
+        f"{BASE}/support%2Frefund-reply/versions/1", {"newLabels": ["latest"]}, format="json"
+    )
+
+    assert "newest version" in _field_error(response, "newLabels")["errors"]["newLabels"][0]
+
+
+def test_a_pinned_version_is_served_where_the_last_environment_runs_its_includes(client, refund):
+    Environment.objects.filter(slug="production").update(slug="live", name="Live")
+
+    response = client.get(f"{BASE}/support%2Frefund-reply?version=1")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["prompt"] == "Hi {{customer}}. The {{team}} team"
+
+
+def test_an_unrouted_langfuse_path_answers_in_langfuses_shape(client):
+    response = client.get("/api/public/v3/nowhere")
+
+    assert response.status_code == 404
+    body = response.json()
+    assert (body["error"], body["message"]) == ("LangfuseNotFoundError", body["detail"])
+    assert body["code"] == "not_found"

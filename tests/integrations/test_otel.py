@@ -10,6 +10,9 @@ import urllib.request
 import pytest
 import requests
 from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.core.management.sql import emit_post_migrate_signal
+from django.db import DEFAULT_DB_ALIAS
 from langfuse import Langfuse, propagate_attributes
 from langfuse.api import Prompt_Text
 from langfuse.model import TextPromptClient
@@ -42,6 +45,14 @@ def server(django_db_setup, django_db_blocker):
     started = Server(env).start()
     yield started
     started.stop()
+
+
+@pytest.fixture(autouse=True)
+def _permissions(transactional_db):
+    """A serialized_rollback test ends with a flush that does not make the content types and
+    permissions anew (test_langfuse_prompts.py runs just before): make them."""
+    if not Permission.objects.exists():
+        emit_post_migrate_signal(verbosity=0, interactive=False, db=DEFAULT_DB_ALIAS)
 
 
 @pytest.fixture
@@ -299,6 +310,42 @@ def test_a_malformed_body_is_a_400_problem(seeded, body, content_type, encoding)
 
     assert response.status_code == 400, response.content
     assert response.json()["status"] == 400
+
+
+HUGE = "1" + "0" * 400  # a JSON integer no float holds
+LONGER = "9" * 5000  # more digits than Python's int() parses
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field"),
+    [
+        ({"langfuse.observation.prompt.version": "²"}, "version"),
+        ({"langfuse.observation.prompt.version": LONGER}, "version"),
+        ({"langfuse.observation.prompt.version": 1e300}, "version"),
+        ({"langfuse.observation.usage_details": '{"prompt_tokens": "²"}'}, "input_tokens"),
+        ({"langfuse.observation.usage_details": f'{{"prompt_tokens": {LONGER}}}'}, "input_tokens"),
+        ({"langfuse.observation.usage_details": f'{{"prompt_tokens": {HUGE}}}'}, "input_tokens"),
+        ({"langfuse.observation.usage_details": "not json"}, "input_tokens"),
+        ({"langfuse.observation.cost_details": f'{{"total": {HUGE}}}'}, "cost_usd"),
+        ({"langfuse.observation.cost_details": f'{{"input": {HUGE}, "output": 1}}'}, "cost_usd"),
+        ({"langfuse.observation.cost_details": '{"total": 1e999}'}, "cost_usd"),
+        ({"langfuse.observation.cost_details": "[1, 2]"}, "cost_usd"),
+    ],
+)
+def test_a_value_that_does_not_convert_rejects_its_span_only(seeded, attributes, field):
+    body = export(
+        span(generation(**{"langfuse.environment": "staging", **attributes})),
+        span(generation(**{"langfuse.environment": "staging"})),
+    )
+
+    response = post(APIClient(), body.SerializeToString(), seeded.auth)
+
+    assert response.status_code == 200, response.content
+    answer = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert answer.rejected_spans == 1
+    assert f"{field}:" in answer.error_message
+    assert counts(response) == (1, 0, 0)
+    assert CallEvent.objects.count() == 1
 
 
 def test_an_unsupported_media_type_is_a_415(seeded):

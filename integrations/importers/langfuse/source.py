@@ -149,6 +149,38 @@ def read_export(path: Path) -> list[SourcePrompt]:
     return group_versions(document)
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _listed(item: Any, where: str) -> tuple[str, list[int]]:
+    """(name, version numbers) of one row of the prompt list."""
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        raise SourceError(f"{where}: a row of `data` is not a prompt (an object with a `name`).")
+    versions = item.get("versions")
+    if versions is None:
+        return item["name"], []
+    if not isinstance(versions, list) or not all(_count(v) and v > 0 for v in versions):
+        raise SourceError(
+            f"{where}: `versions` of {item['name'][:200]!r} is not a list of version numbers."
+        )
+    return item["name"], sorted(versions)
+
+
+def _total_pages(body: dict, where: str) -> int:
+    meta = body.get("meta")
+    if meta is None:
+        return 0
+    if not isinstance(meta, dict):
+        raise SourceError(f"{where}: `meta` is not an object (page, limit, totalPages).")
+    total = meta.get("totalPages")
+    if total is None:
+        return 0
+    if not _count(total):
+        raise SourceError(f"{where}: `meta.totalPages` is not a number of pages.")
+    return total
+
+
 class LangfuseClient:
     """The two GETs of Langfuse's public prompt API, with HTTP Basic (public:secret)."""
 
@@ -170,7 +202,7 @@ class LangfuseClient:
             raise SourceError(f"GET {url}: {exc}") from exc
         try:
             body = response.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         if response.status != 200:
             detail = body.get("message") if isinstance(body, dict) else None
@@ -180,19 +212,15 @@ class LangfuseClient:
         return body
 
     def names(self, page_size: int = PAGE_SIZE) -> list[tuple[str, list[int]]]:
-        """(name, version numbers) of every prompt, page by page."""
+        """(name, version numbers) of every prompt, page by page; SourceError when a page is
+        not a prompt list as Langfuse answers it."""
         found = []
         for page in range(1, MAX_PAGES + 1):
             body = self.get(self.base, {"page": page, "limit": page_size})
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise SourceError(f"GET {self.base} did not answer a prompt list (data, meta).")
-            for item in body["data"]:
-                if isinstance(item, dict) and isinstance(item.get("name"), str):
-                    versions = item.get("versions")
-                    numbers = [v for v in versions if isinstance(v, int)] if versions else []
-                    found.append((item["name"], sorted(numbers)))
-            total_pages = (body.get("meta") or {}).get("totalPages") or 0
-            if not body["data"] or page >= total_pages:
+            found += [_listed(item, f"GET {self.base} page {page}") for item in body["data"]]
+            if not body["data"] or page >= _total_pages(body, f"GET {self.base} page {page}"):
                 return found
         return found
 
