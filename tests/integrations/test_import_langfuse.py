@@ -356,9 +356,7 @@ def _maintenance(db: dict) -> psycopg.Connection:
     return psycopg.connect(**server, password=password, dbname="postgres", autocommit=True)
 
 
-# serialized_rollback: the flush after this test must not make the content types anew (with
-# other ids), or the next serialized_rollback test (test_langfuse_prompts.py) cannot restore.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_an_import_from_this_portals_langfuse_api_on_a_second_database(staff):
     # Given a Langfuse-compatible source: this portal on a clone of the test database, where
     # an admin's personal token exists and prompts are then written through the services.

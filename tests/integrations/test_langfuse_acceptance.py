@@ -21,7 +21,7 @@ from prompts.models import Deployment
 from teams.tokens import personal_token_create
 from tests.live import ROOT, Server, process_environment
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 SCRIPT = ROOT / "examples" / "langfuse_governed.py"
 
 

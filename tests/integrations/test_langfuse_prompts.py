@@ -23,19 +23,18 @@ from teams.tokens import personal_token_create, service_token_create
 from tests.factories import MembershipFactory, NamespaceFactory, UserFactory, system_actor
 from tests.live import Server, process_environment
 
-# serialized_rollback: the content types come back with the ids the server process has
-# cached (guardian's object permissions name them), instead of being made anew after a flush.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 QUICK = {"cache_ttl_seconds": 0, "max_retries": 0, "fetch_timeout_seconds": 5}
 REPLY = {"customer": "Ada", "amount": "€12", "team": "Support"}
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        env = process_environment(settings.REDIS_URL)
-    started = Server(env).start()
+@pytest.fixture
+def server(transactional_db):
+    """A server per test: the flush between tests makes the content types anew, with other
+    ids, and a server kept from an earlier test would name the old ones (guardian's object
+    permissions do)."""
+    started = Server(process_environment(settings.REDIS_URL)).start()
     yield started
     started.stop()
 

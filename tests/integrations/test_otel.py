@@ -10,9 +10,6 @@ import urllib.request
 import pytest
 import requests
 from django.conf import settings
-from django.contrib.auth.models import Permission
-from django.core.management.sql import emit_post_migrate_signal
-from django.db import DEFAULT_DB_ALIAS
 from langfuse import Langfuse, propagate_attributes
 from langfuse.api import Prompt_Text
 from langfuse.model import TextPromptClient
@@ -45,14 +42,6 @@ def server(django_db_setup, django_db_blocker):
     started = Server(env).start()
     yield started
     started.stop()
-
-
-@pytest.fixture(autouse=True)
-def _permissions(transactional_db):
-    """A serialized_rollback test ends with a flush that does not make the content types and
-    permissions anew (test_langfuse_prompts.py runs just before): make them."""
-    if not Permission.objects.exists():
-        emit_post_migrate_signal(verbosity=0, interactive=False, db=DEFAULT_DB_ALIAS)
 
 
 @pytest.fixture
