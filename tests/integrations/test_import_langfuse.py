@@ -369,6 +369,13 @@ def test_an_import_from_this_portals_langfuse_api_on_a_second_database(staff):
     clone = f"import_source_{uuid.uuid4().hex[:12]}"
     connection.close()
     with _maintenance(database) as maintenance:
+        # A template must have no other session: a server or thread of an earlier test in this
+        # worker may still hold one while it shuts down.
+        maintenance.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database["NAME"]],
+        )
         maintenance.execute(f'CREATE DATABASE "{clone}" TEMPLATE "{database["NAME"]}"')
     env = process_environment(
         settings.REDIS_URL,
