@@ -114,8 +114,10 @@ class Server:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
+        """Gunicorn's quick shutdown (SIGINT): a graceful one waits for the clients' idle
+        keep-alive connections, seconds per server that no test needs."""
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
