@@ -118,22 +118,3 @@ def _celery_may_wait_for_results():
     celery_state._set_task_join_will_block(False)
     yield
     celery_state._set_task_join_will_block(False)
-
-
-# The files that take longest start first: under xdist's `--dist loadfile` a worker takes whole
-# files in collection order, and a long file collected last leaves the other worker idle at
-# the end. (The promptfoo parity test is not here: it waits for promptfoo's background install.)
-SLOW_FIRST = (
-    "tests/test_schemathesis.py",
-    "tests/browser/test_phone_layout.py",
-    "tests/test_freshness.py",
-    "tests/integrations/test_langfuse_prompts.py",
-    "tests/client/test_client_live.py",
-    "tests/test_readme_walkthrough.py",
-    "tests/test_infrastructure.py",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {path: index for index, path in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
