@@ -43,10 +43,10 @@ CHECKS = [
 ]
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 MAX_EXAMPLES = 10
-# Who fuzzes, in this order (the viewer first: the staff run changes the world more), and with
-# which phases. The coverage phase sends each operation's boundary and invalid inputs (about
-# 2,000 requests, most of the time); input validation answers a viewer as it answers staff, so
-# it runs once, as staff. The viewer's run checks what a viewer is answered.
+# Who fuzzes (each run on a world of its own, in its own file), and with which phases. The
+# coverage phase sends each operation's boundary and invalid inputs (about 2,000 requests, most
+# of the time); input validation answers a viewer as it answers staff, so it runs once, as
+# staff. The viewer's run checks what a viewer is answered.
 RUNS = {
     "vera": ("examples", "fuzzing"),
     "stella": ("examples", "coverage", "fuzzing"),
@@ -292,23 +292,22 @@ def run_schemathesis(
     return finished.returncode, finished.stdout + finished.stderr, time.monotonic() - started
 
 
-def test_the_api_answers_as_its_schema_says_to_staff_and_to_a_viewer(server, tmp_path):
+def fuzz_as(who: str, server: Server, tmp_path) -> None:
+    """One run of schemathesis as `who` (RUNS), on a world of its own."""
     world = World()
-    outcomes = {}
-
-    for who, phases in RUNS.items():
-        workdir = tmp_path / who
-        workdir.mkdir()
-        outcomes[who] = run_schemathesis(
-            server, world.config(who), world.tokens[who], phases, workdir
-        )
-
-    report = "\n\n".join(
-        f"=== schemathesis as {who} ({', '.join(RUNS[who])}): exit {code}, {seconds:.1f} s; "
-        f"every request in {tmp_path / who / 'reports'} (HAR) ===\n{output}"
-        for who, (code, output, seconds) in outcomes.items()
+    workdir = tmp_path / who
+    workdir.mkdir()
+    code, output, seconds = run_schemathesis(
+        server, world.config(who), world.tokens[who], RUNS[who], workdir
     )
-    total = sum(seconds for _, _, seconds in outcomes.values())
-    print(report)
-    print(f"schemathesis part: {total:.1f} s for both runs")
-    assert all(code == 0 for code, _, _ in outcomes.values()), report
+    print(
+        f"=== schemathesis as {who} ({', '.join(RUNS[who])}): exit {code}, {seconds:.1f} s; "
+        f"every request in {workdir / 'reports'} (HAR) ===\n{output}"
+    )
+    assert code == 0, output
+
+
+def test_the_api_answers_as_its_schema_says_to_staff(server, tmp_path):
+    """The staff run (examples, coverage, fuzzing). The viewer's run is
+    tests/test_schemathesis_viewer.py: a file of its own, so xdist runs the two side by side."""
+    fuzz_as("stella", server, tmp_path)
