@@ -6,7 +6,8 @@ else gets 404 (never 403), anonymous and dead tokens 401; a read changes nothing
 import pytest
 
 from prompts.evaluations import runs
-from prompts.evaluations.models import Case, Model, Run, Suite
+from prompts.evaluations.models import Model, Run
+from prompts.evaluations.suites import CaseInput, suite_create
 from prompts.models import Prompt
 from tests.api.conftest import problem
 from tests.api.test_permission_matrix import (  # noqa: F401 - the fixture
@@ -53,13 +54,8 @@ OPERATIONS = [
 @pytest.fixture
 def evaluated(world):  # noqa: F811
     greet = Prompt.objects.get(namespace__slug="alpha", name="greet")
-    suite = Suite.objects.create(prompt=greet, name="smoke", created_by=system_actor())
-    Case.objects.create(
-        suite=suite,
-        position=1,
-        variables={"name": "Ada"},
-        assertions=[{"type": "contains", "value": "Ada"}],
-    )
+    case = CaseInput(variables={"name": "Ada"}, assertions=[{"type": "contains", "value": "Ada"}])
+    suite = suite_create(actor=system_actor(), prompt=greet, name="smoke", cases=[case])
     run = runs.run_create(
         actor=None,
         prompt=greet,

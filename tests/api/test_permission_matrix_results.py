@@ -30,19 +30,18 @@ READERS = expect(200, outsider=404, service=200)
 def guarded(world):  # noqa: F811
     admin = system_actor()
     greet = Prompt.objects.get(namespace__slug="alpha", name="greet")
-    v1, v2 = greet.versions.order_by("number")
+    v1 = greet.versions.get(number=1)
     development = Environment.objects.get(slug="development")
     deployment_set(prompt=greet, environment=development, version=v1, actor=admin, action="t")
-    experiment = Experiment.objects.create(
+    experiment = experiments.experiment_create(
+        actor=admin,
         prompt=greet,
         environment=development,
+        arms=[{"version": 1, "weight": 50}, {"version": 2, "weight": 50}],
         hypothesis="v2 greets better",
         primary_metric="error_rate",
         guardrails=[{"metric": "error_rate", "max_increase": 0.5}],
-        created_by=admin,
     )
-    experiment.arms.create(label="A", version=v1, weight=50, is_control=True)
-    experiment.arms.create(label="B", version=v2, weight=50)
     experiment = experiments.experiment_start(actor=admin, experiment=experiment)
     events = [
         {
